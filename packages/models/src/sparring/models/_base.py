@@ -1,0 +1,81 @@
+"""What the torch and the JAX model wrappers share (framework-free)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from sparring.core.errors import ConfigError
+from sparring.core.protocols import Backend
+
+from ._checkpoint import check_layout, load_arrays, save_arrays
+
+__all__ = ["ModelBase"]
+
+
+class ModelBase:
+    """A classifier on a backend: metadata, and save/load through canonical numpy arrays.
+
+    Subclasses supply ``__call__``, the mode methods, ``parameters_numpy`` and
+    ``_assign`` (set already-checked arrays).
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        name: str = "model",
+    ) -> None:
+        lo, hi = (float(v) for v in value_range)
+        if not lo < hi:
+            raise ConfigError(f"value_range must be (low, high) with low < high, got {value_range!r}")
+        if int(num_classes) < 2:
+            raise ConfigError(f"num_classes must be at least 2, got {num_classes!r}")
+        self.backend = backend
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.num_classes = int(num_classes)
+        self.value_range = (lo, hi)
+        self.name = name
+
+    # -- to be supplied by the framework wrapper ----------------------------------------
+    def parameters_numpy(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _assign(self, params: Mapping[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------
+    def load_parameters(self, params: Mapping[str, np.ndarray], *, source: str = "<dict>") -> None:
+        """Set every parameter and buffer from canonical names (cast to the model's dtype)."""
+        current = self.parameters_numpy()
+        check_layout({k: v.shape for k, v in current.items()}, params, source)
+        self._assign({k: np.asarray(params[k]) for k in current})
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the weights as a safetensors file (atomic)."""
+        save_arrays(self.parameters_numpy(), path, metadata={"sparring_model": self.name})
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read weights written by :meth:`save` on either backend."""
+        self.load_parameters(load_arrays(path), source=os.fspath(path))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.name!r}, backend={self.backend.name!r}, "
+            f"input_shape={self.input_shape}, num_classes={self.num_classes})"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": self.backend.name,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "value_range": list(self.value_range),
+        }

@@ -1,0 +1,89 @@
+"""A ``flax.nnx.Module`` seen as a sparring Model.
+
+Canonical parameter names are the nnx state paths joined with dots; modules written
+for sparring use torch's names and ``(out, in)`` layouts, so a weights file moves
+between frameworks unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from .._base import ModelBase
+from .backend import JaxBackend
+
+__all__ = ["JaxModel"]
+
+_MODE_FLAGS = ("deterministic", "use_running_average")
+_STATE = (nnx.Param, nnx.BatchStat)
+
+
+def _name(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path)
+
+
+class JaxModel(ModelBase):
+    """Wraps an nnx module returning logits.
+
+    Train/eval mode follows nnx: ``eval()`` sets ``deterministic`` (Dropout) and
+    ``use_running_average`` (BatchNorm) on every submodule that has them.
+    """
+
+    def __init__(self, module: nnx.Module, *, backend: JaxBackend, training: bool = True, **meta: Any) -> None:
+        super().__init__(backend=backend, **meta)
+        self.module = module
+        self._training = True
+        self.train(training)
+
+    def __call__(self, x: Any) -> Any:
+        return self.module(x)
+
+    def _variables(self) -> list[tuple[str, nnx.Variable]]:
+        return [(_name(p), v) for p, v in nnx.to_flat_state(nnx.state(self.module, _STATE))]
+
+    @property
+    def dtype(self) -> Any:
+        return self._variables()[0][1][...].dtype
+
+    @property
+    def training(self) -> bool:
+        return self._training
+
+    def train(self, mode: bool = True) -> JaxModel:
+        if mode:
+            self.module.train()
+        else:
+            self.module.eval()
+        self._training = bool(mode)
+        return self
+
+    def eval(self) -> JaxModel:
+        return self.train(False)
+
+    def mode_state(self) -> dict[str, Any]:
+        flags = {
+            _name(path): {f: getattr(m, f) for f in _MODE_FLAGS if hasattr(m, f)}
+            for path, m in nnx.iter_graph(self.module)
+            if isinstance(m, nnx.Module)
+        }
+        return {"training": self._training, "flags": flags}
+
+    def restore_mode(self, state: Mapping[str, Any]) -> None:
+        flags = state["flags"]
+        for path, m in nnx.iter_graph(self.module):
+            if isinstance(m, nnx.Module):
+                for f, value in flags[_name(path)].items():
+                    setattr(m, f, value)
+        self._training = state["training"]
+
+    def parameters_numpy(self) -> dict[str, np.ndarray]:
+        return {name: np.array(v[...]) for name, v in self._variables()}
+
+    def _assign(self, params: Mapping[str, np.ndarray]) -> None:
+        for name, v in self._variables():
+            v[...] = jnp.asarray(params[name], dtype=v[...].dtype)
