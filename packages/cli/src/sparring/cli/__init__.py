@@ -1,0 +1,5 @@
+"""sparring.cli: the ``sparring`` command (``sparring --help``)."""
+
+from .main import cli, main, plugins_report
+
+__all__ = ["cli", "main", "plugins_report"]

@@ -10,6 +10,7 @@ typed as ``Array`` (a torch tensor or a jax array at run time).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
@@ -103,6 +104,10 @@ class Backend(Protocol):
 
     def stop_gradient(self, x: Array) -> Array:
         """``x`` cut from the autodiff graph."""
+        ...
+
+    def no_grad(self) -> AbstractContextManager[Any]:
+        """Context in which forward passes record nothing for autodiff (torch.no_grad)."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -103,3 +104,6 @@ class JaxBackend:
 
     def stop_gradient(self, x: jax.Array) -> jax.Array:
         return jax.lax.stop_gradient(x)
+
+    def no_grad(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()

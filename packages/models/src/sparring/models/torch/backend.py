@@ -141,3 +141,6 @@ class TorchBackend:
 
     def stop_gradient(self, x: torch.Tensor) -> torch.Tensor:
         return x.detach()
+
+    def no_grad(self) -> torch.no_grad:
+        return torch.no_grad()

@@ -1,0 +1,82 @@
+"""Validation of what callers hand to an attack, with errors that say what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparring.core.errors import ConfigError, InvalidInputError
+from sparring.core.protocols import Array, Model
+
+__all__ = ["prepare", "per_sample", "check_positive_int"]
+
+_RANGE_TOL = 1e-6
+
+
+def prepare(model: Model, x: Any, y: Any, eps: Any) -> tuple[Array, Array, Array]:
+    """Check and convert ``x``, ``y`` and ``eps``; return them as backend arrays.
+
+    ``x`` must be ``(B, *model.input_shape)``, floating, finite and inside the model's
+    value range; ``y`` integer labels (or targets) ``(B,)`` in ``[0, num_classes)``;
+    ``eps`` a finite non-negative scalar or ``(B,)`` array. Returns ``eps`` as ``(B,)``
+    in ``x``'s dtype.
+    """
+    be = model.backend
+    xp = be.xp
+    x = be.stop_gradient(be.asarray(x))
+    shape = tuple(x.shape)
+    if shape[1:] != tuple(model.input_shape):
+        hint = (
+            " (a single sample? add a batch axis: x[None])"
+            if shape == tuple(model.input_shape)
+            else ""
+        )
+        raise InvalidInputError(
+            f"x has shape {shape}, but the model expects (batch, {', '.join(map(str, model.input_shape))}){hint}"
+        )
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise InvalidInputError(f"x must be a floating array, got dtype {x.dtype}; convert it, e.g. x / 255")
+    if shape[0] == 0:
+        raise InvalidInputError("x is an empty batch; give at least one sample")
+    if not bool(xp.all(xp.isfinite(x))):
+        raise InvalidInputError("x contains NaN or infinite values; clean the data before attacking")
+    lo, hi = model.value_range
+    x_min, x_max = float(xp.min(x)), float(xp.max(x))
+    if x_min < lo - _RANGE_TOL or x_max > hi + _RANGE_TOL:
+        raise InvalidInputError(
+            f"x has values in [{x_min:.4g}, {x_max:.4g}], outside the model's value range [{lo}, {hi}]; "
+            "scale the data to that range (normalisation belongs inside the model)"
+        )
+
+    y = be.stop_gradient(be.asarray(y))
+    if tuple(y.shape) != shape[:1]:
+        raise InvalidInputError(f"y has shape {tuple(y.shape)}, expected ({shape[0]},): one label per sample")
+    if not xp.isdtype(y.dtype, "integral"):
+        raise InvalidInputError(f"y must hold integer class indices, got dtype {y.dtype}")
+    if bool(xp.any((y < 0) | (y >= model.num_classes))):
+        raise InvalidInputError(
+            f"y has labels outside [0, {model.num_classes}); the model has {model.num_classes} classes"
+        )
+    return x, y, per_sample(model, eps, x, name="eps")
+
+
+def per_sample(model: Model, value: Any, x: Array, *, name: str) -> Array:
+    """A non-negative finite scalar or ``(B,)`` array as a ``(B,)`` array in x's dtype."""
+    be = model.backend
+    xp = be.xp
+    arr = be.asarray(value, dtype=x.dtype) if not hasattr(value, "shape") else be.stop_gradient(be.asarray(value))
+    arr = xp.astype(arr, x.dtype)
+    batch = x.shape[0]
+    if arr.ndim == 0:
+        arr = xp.broadcast_to(arr, (batch,))
+    if tuple(arr.shape) != (batch,):
+        raise InvalidInputError(f"{name} must be a scalar or have shape ({batch},), got shape {tuple(arr.shape)}")
+    if not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):
+        raise InvalidInputError(f"{name} must be finite and >= 0, got {be.to_numpy(arr).tolist()[:8]}")
+    return arr
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum`` (ConfigError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value

@@ -1,0 +1,50 @@
+"""Per-sample classification losses on logits ``(B, C)`` and labels ``(B,)`` -> ``(B,)``.
+
+- ``ce``: cross-entropy ``logsumexp(z) - z_y``.
+- ``margin``: ``max_{j != y} z_j - z_y`` (positive iff misclassified; C&W's f without kappa).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from sparring.core.errors import ConfigError
+from sparring.core.protocols import Array
+
+__all__ = ["LOSSES", "get_loss", "one_hot", "cross_entropy", "margin"]
+
+
+def one_hot(xp: Any, y: Array, num_classes: int, dtype: Any) -> Array:
+    """``(B,)`` labels -> ``(B, C)`` one-hot in ``dtype``."""
+    classes = xp.arange(num_classes, device=getattr(y, "device", None))
+    return xp.astype(xp.reshape(y, (-1, 1)) == xp.reshape(classes, (1, -1)), dtype)
+
+
+def cross_entropy(xp: Any, logits: Array, y: Array) -> Array:
+    """``-log softmax(z)_y``, stable: ``m + log sum exp(z - m) - z_y``."""
+    m = xp.max(logits, axis=1, keepdims=True)
+    lse = xp.log(xp.sum(xp.exp(logits - m), axis=1)) + m[:, 0]
+    z_y = xp.sum(logits * one_hot(xp, y, logits.shape[1], logits.dtype), axis=1)
+    return lse - z_y
+
+
+def margin(xp: Any, logits: Array, y: Array) -> Array:
+    """``max_{j != y} z_j - z_y``."""
+    mask = one_hot(xp, y, logits.shape[1], logits.dtype)
+    z_y = xp.sum(logits * mask, axis=1)
+    others = xp.where(mask > 0, xp.asarray(-float("inf"), dtype=logits.dtype), logits)
+    return xp.max(others, axis=1) - z_y
+
+
+LOSSES: dict[str, Callable[[Any, Array, Array], Array]] = {"ce": cross_entropy, "margin": margin}
+
+
+def get_loss(name: str) -> Callable[[Any, Array, Array], Array]:
+    """The loss called ``name``; unknown names raise ConfigError with a suggestion."""
+    if name not in LOSSES:
+        close = difflib.get_close_matches(name, list(LOSSES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown loss {name!r}.{hint} Available: {', '.join(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,37 @@
+"""sparring.attacks registers its attacks (imports only sparring.core)."""
+
+from __future__ import annotations
+
+from sparring.core import AttackSpec, hookimpl
+
+_BOTH = ("torch", "jax")
+
+
+@hookimpl
+def register_attacks() -> list[AttackSpec]:
+    return [
+        AttackSpec(
+            name="fgsm",
+            summary="Fast gradient sign method, one step (Goodfellow et al. 2015)",
+            factory="sparring.attacks.fgsm:fgsm",
+            backends=_BOTH,
+            params={"norm": "linf", "targeted": False, "loss": "ce"},
+        ),
+        AttackSpec(
+            name="pgd",
+            summary="Projected gradient descent in an Linf/L2 ball (Madry et al. 2018)",
+            factory="sparring.attacks.pgd:pgd",
+            backends=_BOTH,
+            params={
+                "norm": "linf",
+                "steps": 40,
+                "step_size": None,
+                "rel_step_size": 0.01 / 0.3,
+                "random_start": False,
+                "targeted": False,
+                "loss": "ce",
+                "seed": 0,
+                "callback": None,
+            },
+        ),
+    ]

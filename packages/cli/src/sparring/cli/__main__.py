@@ -1,0 +1,5 @@
+"""``python -m sparring.cli`` runs the ``sparring`` command."""
+
+from .main import main
+
+main()

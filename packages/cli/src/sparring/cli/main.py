@@ -1,0 +1,151 @@
+"""The ``sparring`` command."""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sparring.core.errors import SparringError
+from sparring.core.hookspecs import HOOKS
+from sparring.core.registry import Registry, get_registry
+
+__all__ = ["main", "cli"]
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.startswith("sparring"):
+            out[name] = dist.version
+    return dict(sorted(out.items()))
+
+
+def _version_text() -> str:
+    versions = _versions()
+    lines = [f"sparring {versions.get('sparring-cli', '?')}"]
+    lines += [f"  {name} {v}" for name, v in versions.items()]
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def plugins_report(registry: Registry, *, load: bool = False) -> dict[str, Any]:
+    """Everything ``sparring plugins`` shows, as plain data (what ``--json`` prints)."""
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for kind in HOOKS:
+        rows = []
+        for name, spec in registry.specs(kind).items():
+            plugin = registry.provider(kind, name)
+            row = {
+                "name": name,
+                "summary": spec.summary,
+                "backends": list(spec.backends),
+                "params": _jsonable(dict(spec.params)),
+                "factory": spec.factory,
+                "distribution": plugin.distribution,
+                "status": "ok",
+                "error": None,
+            }
+            if load:
+                try:
+                    spec.load()
+                except SparringError as err:
+                    row["status"], row["error"] = "broken", str(err)
+            rows.append(row)
+        parts[kind] = rows
+    return {
+        "versions": _versions(),
+        "plugins": [
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "module": p.module,
+                "status": p.status,
+                "error": p.error,
+                "registered": p.registered,
+            }
+            for p in registry.plugins()
+        ],
+        "parts": parts,
+        "conflicts": [
+            {"kind": c.kind, "name": c.name, "providers": list(c.providers), "error": str(c)}
+            for c in registry.conflicts()
+        ],
+    }
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(message="%(version)s", version=_version_text(), package_name="sparring-cli")
+def cli() -> None:
+    """sparring: attack and harden neural-network classifiers, on PyTorch and JAX."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--load", is_flag=True, help="Also import every factory and report those that fail.")
+@click.option("--check", is_flag=True, help="Exit with status 1 if any plugin is broken or any name is claimed twice.")
+def plugins(as_json: bool, load: bool, check: bool) -> None:
+    """List every registered backend, model, dataset, attack, defense and pipeline."""
+    report = plugins_report(get_registry(), load=load)
+    problems = (
+        [p for p in report["plugins"] if p["status"] != "ok"]
+        + report["conflicts"]
+        + [r for rows in report["parts"].values() for r in rows if r["status"] != "ok"]
+    )
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_report(report)
+    if check and problems:
+        sys.exit(1)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console = Console(soft_wrap=True)
+    table = Table(title="plugins", show_lines=False)
+    for col in ("plugin", "distribution", "version", "status", "registered / error"):
+        table.add_column(col)
+    for p in report["plugins"]:
+        detail = p["error"] or ", ".join(f"{len(v)} {k}s" for k, v in p["registered"].items()) or "nothing"
+        status = "[green]ok[/]" if p["status"] == "ok" else "[red]broken[/]"
+        table.add_row(p["name"], p["distribution"], p["version"], status, detail)
+    console.print(table)
+    for kind, rows in report["parts"].items():
+        t = Table(title=f"{kind}s ({len(rows)})")
+        for col in ("name", "backends", "distribution", "status", "summary"):
+            t.add_column(col)
+        for r in rows:
+            status = "[green]ok[/]" if r["status"] == "ok" else f"[red]broken[/] {r['error']}"
+            t.add_row(r["name"], ",".join(r["backends"]) or "any", r["distribution"], status, r["summary"])
+        console.print(t)
+    for c in report["conflicts"]:
+        console.print(f"[red]conflict[/]: {c['error']}")
+
+
+def main() -> None:
+    """Entry point: sparring errors become one clear line and exit status 2."""
+    try:
+        cli(standalone_mode=True)
+    except SparringError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
