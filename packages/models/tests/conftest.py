@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import pytest
+
+BACKENDS = ["torch", "jax"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    pytest.importorskip(request.param)
+    return request.param
+
+
+@pytest.fixture
+def backend(backend_name: str):
+    from sparring.models import get_backend
+
+    return get_backend(backend_name, "cpu")

@@ -1,0 +1,120 @@
+"""Both backends honour the Backend protocol the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparring.core import Backend
+from sparring.core.errors import BackendUnavailableError, InvalidInputError, UnknownNameError
+from sparring.models import get_backend
+
+
+def test_is_a_backend(backend) -> None:
+    assert isinstance(backend, Backend)
+    assert backend.device == "cpu"
+    assert get_backend(backend.name, "cpu") is backend
+
+
+def test_numpy_round_trip_keeps_values_and_dtype(backend) -> None:
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    x = backend.asarray(a)
+    assert backend.to_numpy(x).dtype == np.float32
+    np.testing.assert_array_equal(backend.to_numpy(x), a)
+    assert backend.to_numpy(backend.asarray(a, dtype="float16")).dtype == np.float16
+
+
+def test_value_and_grad_of_a_quadratic(backend) -> None:
+    xp = backend.xp
+    x = backend.asarray(np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32))
+    value, grad = backend.value_and_grad(lambda v: xp.sum(v * v), x)
+    assert float(value) == pytest.approx(14.25)
+    np.testing.assert_allclose(backend.to_numpy(grad), 2 * backend.to_numpy(x))
+
+
+def test_value_and_grad_with_aux_and_extra_args(backend) -> None:
+    xp = backend.xp
+    x = backend.asarray(np.ones((2, 3), dtype=np.float32))
+    w = backend.asarray(np.full((2, 3), 3.0, dtype=np.float32))
+    (value, aux), grad = backend.value_and_grad(lambda v, c: (xp.sum(v * c), v * 2), x, w, has_aux=True)
+    assert float(value) == 18.0
+    np.testing.assert_array_equal(backend.to_numpy(grad), backend.to_numpy(w))
+    np.testing.assert_array_equal(backend.to_numpy(aux), 2 * np.ones((2, 3)))
+
+
+def test_value_and_grad_refuses_non_scalar(backend) -> None:
+    x = backend.asarray(np.ones((2,), dtype=np.float32))
+    with pytest.raises(InvalidInputError, match="scalar"):
+        backend.value_and_grad(lambda v: v * 2, x)
+
+
+def test_random_numbers_are_keyed(backend) -> None:
+    k = backend.key(7)
+    a = backend.to_numpy(backend.uniform(k, (1000,)))
+    b = backend.to_numpy(backend.uniform(backend.key(7), (1000,)))
+    np.testing.assert_array_equal(a, b)
+    k1, k2 = backend.split(k, 2)
+    c = backend.to_numpy(backend.uniform(k1, (1000,)))
+    d = backend.to_numpy(backend.uniform(k2, (1000,)))
+    assert not np.array_equal(a, c) and not np.array_equal(c, d)
+    assert 0.0 <= a.min() and a.max() < 1.0 and abs(a.mean() - 0.5) < 0.05
+
+
+def test_uniform_with_per_sample_bounds(backend) -> None:
+    low = backend.asarray(np.array([[-1.0], [10.0]], dtype=np.float32))
+    u = backend.to_numpy(backend.uniform(backend.key(0), (2, 500), low=low, high=low + 0.5))
+    assert (u[0] >= -1).all() and (u[0] < -0.5).all() and (u[1] >= 10).all() and (u[1] < 10.5).all()
+
+
+def test_normal_sign_permutation(backend) -> None:
+    n = backend.to_numpy(backend.normal(backend.key(1), (4000,)))
+    assert abs(n.mean()) < 0.1 and abs(n.std() - 1) < 0.1
+    s = backend.to_numpy(backend.sign(backend.key(2), (4000,), dtype="float32"))
+    assert set(np.unique(s)) == {-1.0, 1.0} and abs(s.mean()) < 0.1
+    p = backend.to_numpy(backend.permutation(backend.key(3), 50))
+    assert sorted(p.tolist()) == list(range(50)) and p.tolist() != list(range(50))
+
+
+def test_no_grad_context_and_stop_gradient(backend) -> None:
+    xp = backend.xp
+    x = backend.asarray(np.ones((3,), dtype=np.float32))
+    with backend.no_grad():
+        y = x * 2
+    _, g = backend.value_and_grad(lambda v: xp.sum(backend.stop_gradient(v) * v), x)
+    np.testing.assert_array_equal(backend.to_numpy(g), np.ones(3))
+    assert backend.to_numpy(y).tolist() == [2, 2, 2]
+
+
+def test_compile_returns_a_callable_with_same_result(backend) -> None:
+    xp = backend.xp
+    f = backend.compile(lambda v: xp.sum(v * 3))
+    assert float(f(backend.asarray(np.ones(4, dtype=np.float32)))) == 12.0
+
+
+def test_unknown_backend_suggests() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'torch'"):
+        get_backend("troch")
+
+
+def test_missing_gpu_is_a_clear_error(backend_name: str) -> None:
+    if backend_name == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a CUDA device is present")
+    else:
+        import jax
+
+        try:
+            jax.devices("gpu")
+            pytest.skip("a GPU is present")
+        except RuntimeError:
+            pass
+    with pytest.raises(BackendUnavailableError, match="cpu"):
+        get_backend(backend_name, "cuda")
+
+
+def test_wrong_key_type_is_a_clear_error() -> None:
+    pytest.importorskip("torch")
+    with pytest.raises(InvalidInputError, match="TorchBackend.key"):
+        get_backend("torch").uniform(1234, (2,))
