@@ -1,0 +1,1 @@
+"""sparring.data: dataset readers, transforms and embedded samples (none registered yet)."""
