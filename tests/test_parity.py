@@ -1,4 +1,4 @@
-"""Torch and JAX agree on the same weights: logits, FGSM and PGD (the first slice).
+"""Torch and JAX agree on the same weights: logits, FGSM, PGD and MIM.
 
 float64: adversarial inputs agree to 1e-6. float32: predictions agree and the inputs
 differ only at sign ties of near-zero gradient entries, whose number is bounded here.
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 
-from sparring.attacks import fgsm, pgd  # noqa: E402
+from sparring.attacks import fgsm, mim, pgd  # noqa: E402
 from sparring.models import build_model  # noqa: E402
 
 SIZES = dict(input_shape=(28, 28), hidden=(256, 256), num_classes=10)
@@ -43,6 +43,7 @@ ATTACKS = [
     ("fgsm", fgsm, dict(eps=0.1)),
     ("pgd", pgd, dict(eps=0.1, steps=10, rel_step_size=0.25)),
     ("pgd-l2", pgd, dict(eps=1.0, norm="l2", steps=10, rel_step_size=0.25)),
+    ("mim", mim, dict(eps=0.1, steps=10)),
 ]
 
 

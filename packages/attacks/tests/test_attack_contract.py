@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparring.attacks import fgsm, pgd
+from sparring.attacks import fgsm, mim, pgd
 from sparring.core.errors import ConfigError, InvalidInputError
 
 from .conftest import tiny_batch, tiny_model
@@ -21,8 +21,11 @@ ATTACKS = {
     "pgd-rs": functools.partial(pgd, steps=5, random_start=True),
     "pgd-l2": functools.partial(pgd, norm="l2", steps=5, random_start=True),
     "pgd-targeted": functools.partial(pgd, steps=5, targeted=True),
+    "pgd-dlr": functools.partial(pgd, steps=5, loss="dlr"),
+    "mim": functools.partial(mim, steps=5),
+    "mim-l2": functools.partial(mim, norm="l2", steps=5),
 }
-NORM_OF = {"fgm-l2": "l2", "pgd-l2": "l2"}
+NORM_OF = {"fgm-l2": "l2", "pgd-l2": "l2", "mim-l2": "l2"}
 
 
 @pytest.fixture(params=list(ATTACKS))

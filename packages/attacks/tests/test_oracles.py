@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from sparring.attacks import fgsm, pgd
-from sparring.attacks._losses import cross_entropy, margin
+from sparring.attacks._losses import cross_entropy, dlr, margin
+from sparring.core.errors import ConfigError
+import pytest
 
 from .conftest import tiny_batch, tiny_model
 
@@ -60,3 +62,18 @@ def test_losses_match_numpy(backend_name: str) -> None:
     mg = be.to_numpy(margin(be.xp, be.asarray(z), be.asarray(y)))
     other = np.where(np.eye(4)[y] > 0, -np.inf, z).max(1)
     np.testing.assert_allclose(mg, other - z[np.arange(5), y], rtol=1e-6)
+
+
+def test_dlr_matches_its_formula_and_refuses_two_classes(backend_name: str) -> None:
+    model = _linear(backend_name)
+    be = model.backend
+    z = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 3, 0, 2])
+    got = be.to_numpy(dlr(be.xp, be.asarray(z), be.asarray(y)))
+    zs = -np.sort(-z, axis=1)
+    other = np.where(np.eye(4)[y] > 0, -np.inf, z).max(1)
+    np.testing.assert_allclose(got, -(z[np.arange(6), y] - other) / (zs[:, 0] - zs[:, 2] + 1e-12), rtol=1e-5)
+    scaled = be.to_numpy(dlr(be.xp, be.asarray(3 * z + 7), be.asarray(y)))
+    np.testing.assert_allclose(scaled, got, rtol=1e-4)  # shift and scale invariant
+    with pytest.raises(ConfigError, match="at least 3 classes"):
+        dlr(be.xp, be.asarray(z[:, :2]), be.asarray(y % 2))

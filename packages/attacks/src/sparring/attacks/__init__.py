@@ -5,6 +5,7 @@ run unchanged on torch and JAX models. Importing this package imports no framewo
 """
 
 from .fgsm import fgsm
+from .mim import mim
 from .pgd import pgd
 
-__all__ = ["fgsm", "pgd"]
+__all__ = ["fgsm", "mim", "pgd"]

@@ -2,6 +2,9 @@
 
 - ``ce``: cross-entropy ``logsumexp(z) - z_y``.
 - ``margin``: ``max_{j != y} z_j - z_y`` (positive iff misclassified; C&W's f without kappa).
+- ``dlr``: difference of logits ratio ``-(z_y - max_{j != y} z_j) / (z_(1) - z_(3) + 1e-12)``
+  with ``z_(k)`` the k-th largest logit (Croce & Hein 2020, arXiv:2003.01690): invariant
+  to shifting and scaling the logits; needs at least 3 classes.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array
 
-__all__ = ["LOSSES", "get_loss", "one_hot", "cross_entropy", "margin"]
+__all__ = ["LOSSES", "get_loss", "one_hot", "cross_entropy", "margin", "dlr"]
 
 
 def one_hot(xp: Any, y: Array, num_classes: int, dtype: Any) -> Array:
@@ -38,7 +41,18 @@ def margin(xp: Any, logits: Array, y: Array) -> Array:
     return xp.max(others, axis=1) - z_y
 
 
-LOSSES: dict[str, Callable[[Any, Array, Array], Array]] = {"ce": cross_entropy, "margin": margin}
+def dlr(xp: Any, logits: Array, y: Array) -> Array:
+    """Untargeted DLR loss; refuses fewer than 3 classes."""
+    if logits.shape[1] < 3:
+        raise ConfigError(
+            f"the DLR loss needs at least 3 classes (it divides by z_(1) - z_(3)), the model has "
+            f"{logits.shape[1]}; use loss='ce' or loss='margin'"
+        )
+    z_sorted = xp.sort(logits, axis=1, descending=True)
+    return margin(xp, logits, y) / (z_sorted[:, 0] - z_sorted[:, 2] + 1e-12)
+
+
+LOSSES: dict[str, Callable[[Any, Array, Array], Array]] = {"ce": cross_entropy, "margin": margin, "dlr": dlr}
 
 
 def get_loss(name: str) -> Callable[[Any, Array, Array], Array]:

@@ -29,9 +29,9 @@ from sparring.core.protocols import Array, Model
 from sparring.core.records import AttackResult
 
 from ._checks import check_positive_int, per_sample, prepare
-from ._lp import bcast, check_norm, clip_to_range, project_ball, random_in_ball, steepest_direction
-from ._objective import objective
-from ._result import finish, is_adversarial
+from ._loop import projected_loop
+from ._lp import bcast, check_norm, clip_to_range, random_in_ball, steepest_direction
+from ._result import finish
 
 __all__ = ["pgd"]
 
@@ -84,23 +84,13 @@ def pgd(
     x, y, eps_b = prepare(model, x, y, eps)
     alpha = per_sample(model, step_size, x, name="step_size") if step_size is not None else eps_b * rel_step_size
     alpha = bcast(xp, alpha, x)
-    fn = objective(model, y, loss, targeted)
-
     with evaluating(model):
-        x_adv = x
+        x_start = x
         if random_start:
             delta0 = random_in_ball(be, be.key(seed), x, eps_b, norm)
-            x_adv = clip_to_range(xp, x + delta0, model.value_range)
-        found = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
-        best = x_adv
-        for t in range(1, steps + 1):
-            (_, logits), grad = be.value_and_grad(fn, x_adv, has_aux=True)
-            newly = is_adversarial(xp, logits, y, targeted) & ~found
-            best = xp.where(bcast(xp, newly, x), x_adv, best)
-            found = found | newly
-            step = x_adv + alpha * steepest_direction(xp, grad, norm)
-            x_adv = clip_to_range(xp, x + project_ball(xp, step - x, eps_b, norm), model.value_range)
-            if callback is not None:
-                callback(t, x_adv)
-        x_out = xp.where(bcast(xp, found, x), best, x_adv)
+            x_start = clip_to_range(xp, x + delta0, model.value_range)
+        x_out = projected_loop(
+            model, x, y, x_start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
+            targeted=targeted, direction=lambda g, s: (steepest_direction(xp, g, norm), s), callback=callback,
+        )
         return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps, forwards=steps)

@@ -34,4 +34,19 @@ def register_attacks() -> list[AttackSpec]:
                 "callback": None,
             },
         ),
+        AttackSpec(
+            name="mim",
+            summary="Momentum iterative method over L1-normalised gradients (Dong et al. 2018)",
+            factory="sparring.attacks.mim:mim",
+            backends=_BOTH,
+            params={
+                "norm": "linf",
+                "steps": 10,
+                "step_size": None,
+                "momentum": 1.0,
+                "targeted": False,
+                "loss": "ce",
+                "callback": None,
+            },
+        ),
     ]
