@@ -12,7 +12,7 @@ FRAMEWORKS = ("torch", "jax", "jaxlib", "flax", "optax")
 
 @pytest.mark.parametrize(
     "module",
-    ["sparring.core", "sparring.attacks", "sparring.defenses", "sparring.models", "sparring.cli"],
+    ["sparring.core", "sparring.attacks", "sparring.defenses", "sparring.models", "sparring.data", "sparring.cli"],
 )
 def test_import_loads_no_framework(module: str) -> None:
     code = (

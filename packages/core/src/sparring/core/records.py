@@ -8,6 +8,7 @@ used, so listing plugins never imports torch or jax.
 
 from __future__ import annotations
 
+import difflib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,17 @@ class PluginSpec:
             )
         object.__setattr__(self, "backends", tuple(self.backends))
         object.__setattr__(self, "params", _frozen_mapping(self.params))
+
+    def resolve_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """The default params updated by ``overrides``; an unknown key raises ConfigError
+        naming the accepted ones (with a "did you mean")."""
+        unknown = sorted(set(overrides) - set(self.params))
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, list(self.params), n=1) for k in unknown}
+            said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+            accepted = ", ".join(self.params) or "none"
+            raise ConfigError(f"{self.kind} {self.name!r} has no parameter {said}; its parameters: {accepted}")
+        return {**self.params, **overrides}
 
     def load(self) -> Callable[..., Any]:
         """Import and return the factory; raise :class:`PluginLoadError` naming the spec."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from sparring.core.errors import ConfigError, UnsupportedBackendError
+from sparring.core.errors import UnsupportedBackendError
 from sparring.core.protocols import Backend, Model
 from sparring.core.registry import get_registry
 
@@ -23,14 +22,10 @@ def build_model(
     the accepted ones.
     """
     spec = get_registry().get_model(name)
-    unknown = sorted(set(overrides) - set(spec.params))
-    if unknown:
-        hints = {k: difflib.get_close_matches(k, list(spec.params), n=1) for k in unknown}
-        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
-        raise ConfigError(f"model {name!r} has no parameter {said}; its parameters: {', '.join(spec.params)}")
+    params = spec.resolve_params(overrides)
     be = get_backend(backend, device)
     if spec.backends and be.name not in spec.backends:
         raise UnsupportedBackendError(
             f"model {name!r} runs on {', '.join(spec.backends)}, not on {be.name!r}"
         )
-    return spec.load()(backend=be, seed=seed, **{**spec.params, **overrides})
+    return spec.load()(backend=be, seed=seed, **params)
