@@ -80,6 +80,8 @@ class TorchBackend:
             return data.to(device=self._device, dtype=dt)
         if hasattr(data, "__array__") or hasattr(data, "__dlpack__"):
             data = np.asarray(data)
+            if not data.flags.writeable:  # torch would share it and warn; copy instead
+                data = data.copy()
         return torch.as_tensor(data, dtype=dt, device=self._device)
 
     def to_numpy(self, x: Any) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""Shared pieces of the benchmarks: a trained MNIST model on both backends, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def mnist_sample() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The embedded real MNIST sample (train, test) as float32 in [0, 1]."""
+    from sparring.data import load_dataset
+
+    train = load_dataset("mnist-sample", split="train")
+    test = load_dataset("mnist-sample", split="test")
+    return train[:][0], train[:][1], test[:][0], test[:][1]
+
+
+def trained_dense(epochs: int = 8, seed: int = 0) -> Path:
+    """Train dense-mnist (784-256-256-10) on the embedded sample with torch; cache the weights."""
+    path = CACHE / f"dense-mnist-e{epochs}-s{seed}.safetensors"
+    if path.exists():
+        return path
+    import torch
+
+    from sparring.models import build_model
+
+    x, y, _, _ = mnist_sample()
+    model = build_model("dense-mnist", backend="torch", seed=seed)
+    net = model.module
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(seed)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y, dtype=torch.long)
+    net.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(xt), generator=g).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx]).backward()
+            opt.step()
+    net.eval()
+    CACHE.mkdir(exist_ok=True)
+    model.save(path)
+    return path
+
+
+def timed(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float, Any]:
+    """(first-call seconds, median seconds of ``repeats`` more calls, last result)."""
+    t0 = time.perf_counter()
+    out = fn()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return first, statistics.median(times), out
+
+
+def environment() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("torch", "jax", "flax", "torchattacks", "foolbox", "sparring-attacks"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return {
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)

@@ -1,0 +1,167 @@
+"""Attack throughput of sparring (torch, jax) side by side with torchattacks and Foolbox 3.
+
+One trained model (dense-mnist, 784-256-256-10, trained on the embedded real MNIST
+sample), one batch of real test digits, every library in the same run. For each
+attack: samples/s after a warm-up call (and the first call's time: JAX compiles then),
+the robust accuracy reached (clean-misclassified samples count as not robust), and
+the ratio to the fastest peer library. Results printed as a table and saved as JSON.
+
+    uv sync --group peers
+    uv run python benchmarks/attacks.py --n 1000 --out benchmarks/results/attacks-cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _common import environment, mnist_sample, timed, trained_dense, write_json
+
+# attack -> hyper-parameters, identical for every library (no random start: deterministic)
+SETTINGS: dict[str, dict[str, Any]] = {
+    "fgsm": {"eps": 0.1},
+    "pgd-40": {"eps": 0.1, "steps": 40, "step_size": 0.01},
+    "mim-10": {"eps": 0.1, "steps": 10, "step_size": 0.01, "momentum": 1.0},
+}
+
+
+def sparring_runner(backend: str, weights: Path, device: str):
+    from sparring.attacks import fgsm, mim, pgd
+    from sparring.models import build_model
+
+    model = build_model("dense-mnist", backend=backend, device=device)
+    model.load(weights)
+    model.eval()
+    be = model.backend
+
+    def run(attack: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        s = SETTINGS[attack]
+        xb, yb = be.asarray(x), be.asarray(y)
+        if attack == "fgsm":
+            r = fgsm(model, xb, yb, eps=s["eps"])
+        elif attack == "pgd-40":
+            r = pgd(model, xb, yb, eps=s["eps"], steps=s["steps"], step_size=s["step_size"])
+        else:
+            r = mim(model, xb, yb, eps=s["eps"], steps=s["steps"], step_size=s["step_size"], momentum=s["momentum"])
+        return be.to_numpy(r.x_adv)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with be.no_grad():
+            return be.to_numpy(model(be.asarray(x))).argmax(1)
+
+    return run, predict
+
+
+def torch_module(weights: Path, device: str):
+    """The trained net taking NCHW images (B, 1, 28, 28), the layout the peers assume."""
+    import torch
+
+    from sparring.models import build_model
+
+    model = build_model("dense-mnist", backend="torch", device=device)
+    model.load(weights)
+    return torch.nn.Sequential(torch.nn.Flatten(1), model.module).eval()
+
+
+def torchattacks_runner(weights: Path, device: str):
+    import torch
+    import torchattacks
+
+    net = torch_module(weights, device)
+
+    def run(attack: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        s = SETTINGS[attack]
+        if attack == "fgsm":
+            atk = torchattacks.FGSM(net, eps=s["eps"])
+        elif attack == "pgd-40":
+            atk = torchattacks.PGD(net, eps=s["eps"], alpha=s["step_size"], steps=s["steps"], random_start=False)
+        else:
+            atk = torchattacks.MIFGSM(net, eps=s["eps"], alpha=s["step_size"], steps=s["steps"], decay=s["momentum"])
+        xt = torch.as_tensor(x[:, None], device=device)
+        return atk(xt, torch.as_tensor(y, device=device))[:, 0].cpu().numpy()
+
+    return run
+
+
+def foolbox_runner(weights: Path, device: str):
+    import foolbox as fb
+    import torch
+
+    fmodel = fb.PyTorchModel(torch_module(weights, device), bounds=(0.0, 1.0), device=device)
+
+    def run(attack: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        s = SETTINGS[attack]
+        if attack == "fgsm":
+            atk = fb.attacks.FGSM()
+        elif attack == "pgd-40":
+            atk = fb.attacks.LinfPGD(abs_stepsize=s["step_size"], steps=s["steps"], random_start=False)
+        else:
+            atk = fb.attacks.LinfMomentumIterativeFastGradientMethod(
+                momentum=s["momentum"], abs_stepsize=s["step_size"], steps=s["steps"]
+            )
+        xt = torch.as_tensor(x[:, None], device=device)
+        _, clipped, _ = atk(fmodel, xt, torch.as_tensor(y, device=device), epsilons=s["eps"])
+        return clipped[:, 0].cpu().numpy()
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="test digits attacked (at most 1000)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (jax uses gpu for cuda)")
+    parser.add_argument("--attacks", default=",".join(SETTINGS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attacks-cpu.json")
+    args = parser.parse_args()
+
+    weights = trained_dense()
+    _, _, x_test, y_test = mnist_sample()
+    x, y = x_test[: args.n], y_test[: args.n]
+    run_torch, predict = sparring_runner("torch", weights, args.device)
+    run_jax, _ = sparring_runner("jax", weights, "gpu" if args.device.startswith("cuda") else "cpu")
+    runners = {"sparring-torch": run_torch, "sparring-jax": run_jax}
+    for name, make in (("torchattacks", torchattacks_runner), ("foolbox", foolbox_runner)):
+        try:
+            runners[name] = make(weights, args.device)
+        except ImportError as err:
+            print(f"skipping {name}: {err} (install with `uv sync --group peers`)")
+    clean_acc = float((predict(x) == y).mean())
+    print(f"dense-mnist on {len(x)} real MNIST test digits, clean accuracy {clean_acc:.1%}")
+
+    rows = []
+    for attack in args.attacks.split(","):
+        results = {}
+        for name, run in runners.items():
+            first, median, x_adv = timed(lambda run=run: run(attack, x, y), repeats=args.repeats)
+            linf = float(np.abs(x_adv - x).max())
+            results[name] = {
+                "first_s": first,
+                "median_s": median,
+                "samples_per_s": len(x) / median,
+                "robust_accuracy": float((predict(x_adv) == y).mean()),
+                "max_linf": linf,
+            }
+        peers = [r["median_s"] for n, r in results.items() if not n.startswith("sparring")]
+        fastest_peer = min(peers) if peers else None
+        for name, r in results.items():
+            r["speedup_vs_fastest_peer"] = fastest_peer / r["median_s"] if fastest_peer else None
+            rows.append({"attack": attack, "library": name, **r})
+
+    header = f"| attack | library | samples/s | first call s | robust acc | speed-up vs fastest peer |"
+    print(header)
+    print("|" + "---|" * 6)
+    for r in rows:
+        ratio = f"{r['speedup_vs_fastest_peer']:.2f}x" if r["speedup_vs_fastest_peer"] else "-"
+        print(f"| {r['attack']} | {r['library']} | {r['samples_per_s']:.0f} | {r['first_s']:.2f} | "
+              f"{r['robust_accuracy']:.1%} | {ratio} |")
+    write_json(args.out, {"n": len(x), "device": args.device, "clean_accuracy": clean_acc,
+                          "settings": SETTINGS, "environment": environment(), "rows": rows})
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
