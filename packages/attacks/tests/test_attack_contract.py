@@ -62,7 +62,7 @@ def test_result_is_consistent(model, attack_name: str) -> None:
     expected = pred == y if "targeted" in attack_name else pred != y
     np.testing.assert_array_equal(_np(model, r.success), expected)
     assert r.norm == NORM_OF.get(attack_name, "linf")
-    assert r.gradients >= 1 and r.forwards == r.gradients + 1
+    assert r.forwards == r.gradients + 1
 
 
 def test_model_mode_weights_and_grads_untouched(backend_name: str, attack_name: str) -> None:
@@ -119,7 +119,7 @@ def test_pgd_stays_in_ball_and_range_after_every_step(
 
     r = pgd(model, x, y, eps=eps, norm=norm, steps=steps, rel_step_size=rel, random_start=random_start,
             seed=seed, callback=check)
-    assert seen == list(range(1, steps + 1))
+    assert 1 <= len(seen) <= steps and seen == list(range(1, len(seen) + 1))
     check(steps + 1, r.x_adv)
 
 
@@ -193,3 +193,29 @@ def test_bad_inputs(model) -> None:
         pgd(model, x, y[:3], eps=0.1)
     with pytest.raises(InvalidInputError, match="integer class"):
         pgd(model, x, y.astype(np.float32), eps=0.1)
+
+
+@pytest.mark.parametrize("attack", ["pgd", "mim"])
+def test_active_set_compaction_changes_only_the_work(attack: str) -> None:
+    """Both loop paths on torch (jax recompiles for every active-set size: not its default)."""
+    import copy
+
+    pytest.importorskip("torch")
+    model = tiny_model("torch", hidden=(32,), seed=1)
+    x, _ = tiny_batch(32, seed=3)
+    y = _np(model, model(model.backend.asarray(x))).argmax(1)
+    fn = functools.partial(mim if attack == "mim" else pgd, steps=30, step_size=0.1)
+    results = {}
+    be = model.backend
+    for compact in (True, False):
+        other = copy.copy(be)
+        other.dynamic_shapes = compact
+        model.backend = other
+        try:
+            results[compact] = fn(model, x, y, eps=1.0)
+        finally:
+            model.backend = be
+    np.testing.assert_array_equal(_np(model, results[True].x_adv), _np(model, results[False].x_adv))
+    np.testing.assert_array_equal(_np(model, results[True].success), _np(model, results[False].success))
+    assert _np(model, results[True].success).all()
+    assert results[True].gradients < 30 == results[False].gradients  # stopped once all were fooled

@@ -118,3 +118,13 @@ def test_wrong_key_type_is_a_clear_error() -> None:
     pytest.importorskip("torch")
     with pytest.raises(InvalidInputError, match="TorchBackend.key"):
         get_backend("torch").uniform(1234, (2,))
+
+
+def test_put_scatters_rows_without_touching_the_input(backend) -> None:
+    x = backend.asarray(np.zeros((4, 2), dtype=np.float32))
+    idx = backend.asarray(np.array([3, 1]))
+    out = backend.put(x, idx, backend.asarray(np.array([[1, 1], [2, 2]], dtype=np.float32)))
+    np.testing.assert_array_equal(backend.to_numpy(out), [[0, 0], [2, 2], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(backend.to_numpy(x), np.zeros((4, 2)))
+    flags = backend.put(backend.asarray(np.zeros(3, dtype=bool)), backend.asarray(np.array([2])), backend.asarray(np.array([True])))
+    assert backend.to_numpy(flags).tolist() == [False, False, True]

@@ -1,13 +1,17 @@
 """The projected first-order loop that PGD, MIM and their variants share.
 
-One step, for every sample at once::
+One step, for every sample still running::
 
     (J, logits), g = value_and_grad(J)(x_t)          # logits say whether x_t fools the model
     d, state       = direction(g, state)             # sign(g), g/||g||_2, momentum, ...
     x_{t+1}        = clip_[lo, hi]( x + Π_{B_p(0, ε)}( x_t + α · d - x ) )
 
-The first iterate that fools the model is kept per sample (``best``); samples never
-fooled return the last iterate. Batch shapes never change (JAX-friendly).
+A sample stops at the first iterate that fools the model (any point of the ball that
+fools it is as good as another); samples never fooled return the last iterate. On
+backends with cheap dynamic shapes (torch) each step runs on the still-active samples
+only, and the loop ends when none is left; elsewhere (jax) the batch keeps its shape
+and stopped samples are held in place. Both give the same result: the objective is a
+sum over samples, so a sample's gradient does not depend on which others are present.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ._result import is_adversarial
 __all__ = ["Direction", "projected_loop"]
 
 Direction = Callable[[Array, Any], tuple[Array, Any]]
-"""``(grad, state) -> (step direction, new state)``."""
+"""``(grad, state) -> (step direction, new state)``; state is None or a ``(B, ...)`` array."""
 
 
 def projected_loop(
@@ -40,26 +44,50 @@ def projected_loop(
     loss: str,
     targeted: bool,
     direction: Direction,
-    state: Any = None,
     callback: Callable[[int, Array], None] | None = None,
-) -> Array:
-    """Run ``steps`` projected steps from ``x_start``; return the kept iterate per sample.
+) -> tuple[Array, int]:
+    """Run up to ``steps`` projected steps from ``x_start``.
 
-    ``eps`` is ``(B,)``; ``alpha`` broadcasts against ``x``. Call inside ``evaluating``.
+    ``eps`` and ``alpha`` are ``(B,)``. Call inside ``evaluating``. Returns the final
+    iterates and the number of steps run (the gradients spent per sample, at most).
     """
     be = model.backend
     xp = be.xp
-    fn = objective(model, y, loss, targeted)
+    fn = objective(model, loss, targeted)
+    compact = be.dynamic_shapes
     x_adv = x_start
     found = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
-    best = x_adv
+    state: Any = None
+    steps_run = 0
     for t in range(1, steps + 1):
-        (_, logits), grad = be.value_and_grad(fn, x_adv, has_aux=True)
-        newly = is_adversarial(xp, logits, y, targeted) & ~found
-        best = xp.where(bcast(xp, newly, x), x_adv, best)
-        found = found | newly
-        d, state = direction(grad, state)
-        x_adv = clip_to_range(xp, x + project_ball(xp, x_adv + alpha * d - x, eps, norm), model.value_range)
+        if compact:
+            idx = xp.nonzero(~found)[0]
+            if idx.shape[0] == 0:
+                break
+
+            def sub(a: Any, idx: Array = idx) -> Any:
+                return None if a is None else xp.take(a, idx, axis=0)
+        else:
+
+            def sub(a: Any) -> Any:
+                return a
+
+        x_t, x0, e = sub(x_adv), sub(x), sub(eps)
+        (_, logits), grad = be.value_and_grad(fn, x_t, sub(y), has_aux=True)
+        stop = sub(found) | is_adversarial(xp, logits, sub(y), targeted)
+        d, new_state = direction(grad, sub(state))
+        step = x_t + bcast(xp, sub(alpha), x_t) * d
+        x_next = clip_to_range(xp, x0 + project_ball(xp, step - x0, e, norm), model.value_range)
+        x_next = xp.where(bcast(xp, stop, x_t), x_t, x_next)
+        if compact:
+            x_adv = be.put(x_adv, idx, x_next)
+            found = be.put(found, idx, stop)
+            if new_state is not None:  # step 1 runs on every sample: its state is full-batch
+                state = new_state if state is None else be.put(state, idx, new_state)
+        else:
+            x_adv, found, state = x_next, stop, new_state
+        steps_run = t
         if callback is not None:
             callback(t, x_adv)
-    return xp.where(bcast(xp, found, x), best, x_adv)
+    return x_adv, steps_run
+

@@ -18,13 +18,13 @@ from ._losses import get_loss
 __all__ = ["objective"]
 
 
-def objective(model: Model, y: Array, loss: str, targeted: bool) -> Callable[[Array], tuple[Any, Array]]:
-    """``x -> (J(x), logits)`` for :meth:`Backend.value_and_grad` with ``has_aux=True``."""
+def objective(model: Model, loss: str, targeted: bool) -> Callable[[Array, Array], tuple[Any, Array]]:
+    """``(x, y) -> (J(x), logits)`` for :meth:`Backend.value_and_grad` with ``has_aux=True``."""
     xp = model.backend.xp
     per_sample = get_loss(loss)
     sign = -1.0 if targeted else 1.0
 
-    def fn(x: Array) -> tuple[Any, Array]:
+    def fn(x: Array, y: Array) -> tuple[Any, Array]:
         logits = model(x)
         return sign * xp.sum(per_sample(xp, logits, y)), logits
 

@@ -57,6 +57,6 @@ def fgsm(
     xp = be.xp
     x, y, eps_b = prepare(model, x, y, eps)
     with evaluating(model):
-        _, grad = be.value_and_grad(objective(model, y, loss, targeted), x, has_aux=True)
+        _, grad = be.value_and_grad(objective(model, loss, targeted), x, y, has_aux=True)
         x_adv = clip_to_range(xp, x + bcast(xp, eps_b, x) * steepest_direction(xp, grad, norm), model.value_range)
         return finish(model, x, x_adv, y, norm=norm, targeted=targeted, gradients=1, forwards=1)

@@ -8,8 +8,8 @@ Update rule (untargeted; targeted flips the sign of the objective J)::
 
 with dir_inf = sign, dir_2 = g/||g||_2; α = ε/steps by default, so the walk can
 just reach the ball's surface. The momentum sums L1-normalised *gradients*, not
-their signs (foolbox 3 signs first, which is a different method). The first iterate
-that fools the model is kept per sample.
+their signs (foolbox 3 signs first, which is a different method). A sample stops at
+the first iterate that fools the model.
 
 References
 ----------
@@ -86,8 +86,8 @@ def mim(
     x, y, eps_b = prepare(model, x, y, eps)
     alpha = per_sample(model, step_size, x, name="step_size") if step_size is not None else eps_b / steps
     with evaluating(model):
-        x_out = projected_loop(
-            model, x, y, x, eps=eps_b, alpha=bcast(xp, alpha, x), steps=steps, norm=norm, loss=loss,
+        x_out, steps_run = projected_loop(
+            model, x, y, x, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
             targeted=targeted, direction=momentum_direction(xp, norm, momentum), callback=callback,
         )
-        return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps, forwards=steps)
+        return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

@@ -6,9 +6,9 @@ Update rule (untargeted; targeted flips the sign of the objective J)::
     x_{t+1} = clip_[lo, hi]( x + Π_{B_p(0, ε)}( x_t + α · dir_p(∇_x J(x_t)) - x ) )
 
 with dir_inf(g) = sign(g), dir_2(g) = g / ||g||_2 and α = step_size, or
-rel_step_size · ε. Of every sample the first iterate that fools the model is kept
-(any point of the ball that fools it is as good as another); samples never fooled
-return the last iterate.
+rel_step_size · ε. A sample stops at the first iterate that fools the model (any
+point of the ball that fools it is as good as another, and the work is saved);
+samples never fooled return the last iterate.
 
 References
 ----------
@@ -30,7 +30,7 @@ from sparring.core.records import AttackResult
 
 from ._checks import check_positive_int, per_sample, prepare
 from ._loop import projected_loop
-from ._lp import bcast, check_norm, clip_to_range, random_in_ball, steepest_direction
+from ._lp import check_norm, clip_to_range, random_in_ball, steepest_direction
 from ._result import finish
 
 __all__ = ["pgd"]
@@ -73,7 +73,8 @@ def pgd(
 
     Returns
     -------
-    AttackResult with ``steps`` gradients and ``steps + 1`` forward passes per sample.
+    AttackResult; ``gradients`` is the number of steps run (fewer than ``steps`` when
+    every sample was fooled early, on torch), ``forwards`` one more.
     """
     check_norm(norm, ("linf", "l2"))
     check_positive_int(steps, "steps")
@@ -83,14 +84,13 @@ def pgd(
     xp = be.xp
     x, y, eps_b = prepare(model, x, y, eps)
     alpha = per_sample(model, step_size, x, name="step_size") if step_size is not None else eps_b * rel_step_size
-    alpha = bcast(xp, alpha, x)
     with evaluating(model):
         x_start = x
         if random_start:
             delta0 = random_in_ball(be, be.key(seed), x, eps_b, norm)
             x_start = clip_to_range(xp, x + delta0, model.value_range)
-        x_out = projected_loop(
+        x_out, steps_run = projected_loop(
             model, x, y, x_start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
             targeted=targeted, direction=lambda g, s: (steepest_direction(xp, g, norm), s), callback=callback,
         )
-        return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps, forwards=steps)
+        return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

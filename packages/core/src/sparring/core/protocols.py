@@ -48,6 +48,9 @@ class Backend(Protocol):
     """``"torch"`` or ``"jax"``."""
     device: str
     """Where new arrays are placed: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"gpu"``."""
+    dynamic_shapes: bool
+    """True when changing batch sizes cost nothing (torch eager): loops may then work
+    on the still-active samples only. False for jax, where each shape compiles anew."""
 
     @property
     def xp(self) -> Any:
@@ -100,6 +103,10 @@ class Backend(Protocol):
 
     def permutation(self, key: Key, n: int) -> Array:
         """A random permutation of ``0..n-1`` (integer array)."""
+        ...
+
+    def put(self, x: Array, index: Array, values: Array) -> Array:
+        """A copy of ``x`` with rows ``x[index] = values`` (axis 0); ``x`` is unchanged."""
         ...
 
     def stop_gradient(self, x: Array) -> Array:

@@ -24,6 +24,7 @@ class JaxBackend:
     """
 
     name = "jax"
+    dynamic_shapes = False
 
     def __init__(self, device: str = "cpu", *, compile: bool = True) -> None:
         platform, _, index = device.partition(":")
@@ -101,6 +102,9 @@ class JaxBackend:
     def permutation(self, key: jax.Array, n: int) -> jax.Array:
         with jax.default_device(self._device):
             return jax.random.permutation(key, int(n))
+
+    def put(self, x: jax.Array, index: jax.Array, values: jax.Array) -> jax.Array:
+        return x.at[index].set(values.astype(x.dtype))
 
     def stop_gradient(self, x: jax.Array) -> jax.Array:
         return jax.lax.stop_gradient(x)

@@ -54,6 +54,7 @@ class TorchBackend:
     """
 
     name = "torch"
+    dynamic_shapes = True
 
     def __init__(self, device: str = "cpu", *, compile: bool = False) -> None:
         dev = torch.device("cuda" if device == "gpu" else device)
@@ -140,6 +141,9 @@ class TorchBackend:
 
     def permutation(self, key: TorchKey, n: int) -> torch.Tensor:
         return torch.randperm(int(n), generator=self._generator(key), device=self._device)
+
+    def put(self, x: torch.Tensor, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return x.index_copy(0, index, values.to(x.dtype))
 
     def stop_gradient(self, x: torch.Tensor) -> torch.Tensor:
         return x.detach()
