@@ -37,22 +37,33 @@ def prepare(model: Model, x: Any, y: Any, eps: Any) -> tuple[Array, Array, Array
         raise InvalidInputError(f"x must be a floating array, got dtype {x.dtype}; convert it, e.g. x / 255")
     if shape[0] == 0:
         raise InvalidInputError("x is an empty batch; give at least one sample")
-    if not bool(xp.all(xp.isfinite(x))):
-        raise InvalidInputError("x contains NaN or infinite values; clean the data before attacking")
-    lo, hi = model.value_range
-    x_min, x_max = float(xp.min(x)), float(xp.max(x))
-    if x_min < lo - _RANGE_TOL or x_max > hi + _RANGE_TOL:
-        raise InvalidInputError(
-            f"x has values in [{x_min:.4g}, {x_max:.4g}], outside the model's value range [{lo}, {hi}]; "
-            "scale the data to that range (normalisation belongs inside the model)"
-        )
-
     y = be.stop_gradient(be.asarray(y))
     if tuple(y.shape) != shape[:1]:
         raise InvalidInputError(f"y has shape {tuple(y.shape)}, expected ({shape[0]},): one label per sample")
     if not xp.isdtype(y.dtype, "integral"):
         raise InvalidInputError(f"y must hold integer class indices, got dtype {y.dtype}")
-    if bool(xp.any((y < 0) | (y >= model.num_classes))):
+    # every value check in one host round-trip: finite, min, max of x; labels in range
+    f32 = xp.float32
+    finite, x_min, x_max, bad_labels = (
+        float(v)
+        for v in be.to_numpy(
+            xp.stack([
+                xp.astype(xp.all(xp.isfinite(x)), f32),
+                xp.astype(xp.min(x), f32),
+                xp.astype(xp.max(x), f32),
+                xp.astype(xp.any((y < 0) | (y >= model.num_classes)), f32),
+            ])
+        )
+    )
+    if not finite:
+        raise InvalidInputError("x contains NaN or infinite values; clean the data before attacking")
+    lo, hi = model.value_range
+    if x_min < lo - _RANGE_TOL or x_max > hi + _RANGE_TOL:
+        raise InvalidInputError(
+            f"x has values in [{x_min:.4g}, {x_max:.4g}], outside the model's value range [{lo}, {hi}]; "
+            "scale the data to that range (normalisation belongs inside the model)"
+        )
+    if bad_labels:
         raise InvalidInputError(
             f"y has labels outside [0, {model.num_classes}); the model has {model.num_classes} classes"
         )
