@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sparring.attacks import fgsm, mim, pgd
 from sparring.core.errors import ConfigError, InvalidInputError
 
-from .conftest import tiny_batch, tiny_model
+from attack_helpers import tiny_batch, tiny_model
 
 ATTACKS = {
     "fgsm": fgsm,

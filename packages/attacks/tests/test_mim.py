@@ -9,7 +9,7 @@ from sparring.attacks import fgsm, mim
 from sparring.attacks.mim import momentum_direction
 from sparring.core.errors import ConfigError
 
-from .conftest import tiny_batch
+from attack_helpers import tiny_batch
 
 
 def test_momentum_accumulates_l1_normalised_gradients(model) -> None:

@@ -9,7 +9,7 @@ from sparring.attacks._losses import cross_entropy, dlr, margin
 from sparring.core.errors import ConfigError
 import pytest
 
-from .conftest import tiny_batch, tiny_model
+from attack_helpers import tiny_batch, tiny_model
 
 
 def _linear(backend_name: str):

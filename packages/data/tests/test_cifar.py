@@ -15,7 +15,7 @@ from sparring.data import load_cifar10, read_cifar_batch, read_cifar_meta
 from sparring.data.cifar import CIFAR10_CLASSES
 from sparring.data.safe_pickle import restricted_load
 
-from .writers import cifar_batch, cifar_meta, py2_pickle, write_cifar_tree
+from data_writers import cifar_batch, cifar_meta, py2_pickle, write_cifar_tree
 
 BATCHES = "cifar-10-batches-py"
 

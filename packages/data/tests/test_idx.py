@@ -14,7 +14,7 @@ from sparring.data import load_fashion_mnist, load_mnist, read_idx
 from sparring.data.idx import FASHION_MNIST_CLASSES, IMAGES_MAGIC, LABELS_MAGIC, MNIST_CLASSES
 from sparring.data.locate import ENV_VAR, sha256_file
 
-from .writers import idx_bytes, mnist_arrays, write_file, write_mnist_tree
+from data_writers import idx_bytes, mnist_arrays, write_file, write_mnist_tree
 
 LOADERS = {"mnist": (load_mnist, MNIST_CLASSES), "fashion-mnist": (load_fashion_mnist, FASHION_MNIST_CLASSES)}
 

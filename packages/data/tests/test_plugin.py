@@ -12,7 +12,7 @@ from sparring.core import DatasetSpec, PluginInfo, Registry, get_registry, hooki
 from sparring.core.errors import ConfigError, PluginLoadError, UnknownNameError
 from sparring.data import ArrayDataset, load_dataset, plugin
 
-from .writers import write_mnist_tree
+from data_writers import write_mnist_tree
 
 NAMES = {"mnist", "fashion-mnist", "cifar10", "mnist-sample"}
 

@@ -1,0 +1,140 @@
+"""The StackedModel of Annotated S4 (the Kasl thesis's models), torch side.
+
+``x (B, *input_shape)`` is read row-major as ``(B, L, F)``, then::
+
+    h = encoder(x)                                      Linear F -> d      (B, L, d)
+    n_layers x SequenceBlock:
+        z = seq(LayerNorm(h))                           ff | gru | lstm | s4d
+        z = dropout(gelu(z))
+        z = out(z) * sigmoid(gate(z))                   GLU, two Linear d -> d
+        h = h + dropout(z)                              residual
+    logits = decoder(mean_over_time(h))                 Linear d -> C      (B, C)
+
+Dropout keeps or drops a whole channel for all time steps of a sample (Flax
+``Dropout(broadcast_dims=[0])`` in Annotated S4 = ``F.dropout1d`` over ``(B, d, L)``);
+GELU is the tanh approximation (Flax's ``nn.gelu`` default); LayerNorm has eps 1e-6
+(Flax's default). Linear layers use torch's layout and initialisation.
+
+Parameter names: ``encoder.{weight,bias}``, ``blocks.{i}.norm.{weight,bias}``,
+``blocks.{i}.seq.*`` (see :mod:`.rnn`, :mod:`.s4d`; ``ff`` is one Linear:
+``blocks.{i}.seq.{weight,bias}``), ``blocks.{i}.out.*``, ``blocks.{i}.gate.*``,
+``decoder.{weight,bias}``; identical in :mod:`sparring.models.jax.stacked`.
+
+Reference: S. Rush, S. Karamcheti, "The Annotated S4" (``s4/s4.py``: ``SequenceBlock``,
+``StackedModel``); J. Kasl, 2024 thesis (``references/``), chapters 4-5.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sparring.core.errors import ConfigError
+
+from ..stacked import check_sample_size
+from .rnn import GRU, LSTM
+from .s4d import S4D
+
+__all__ = ["SequenceBlock", "StackedModel", "TiedDropout", "make_linear"]
+
+
+def make_linear(
+    in_features: int, out_features: int, *, generator: torch.Generator | None, dtype: torch.dtype
+) -> nn.Linear:
+    """``nn.Linear`` with torch's default init drawn from ``generator`` (no global RNG use)."""
+    layer = nn.utils.skip_init(nn.Linear, in_features, out_features, dtype=dtype)
+    bound = in_features**-0.5
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
+    return layer
+
+
+class TiedDropout(nn.Module):
+    """Dropout on ``(B, L, d)`` with one mask per sample and channel, shared over time."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = float(rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        return F.dropout1d(x.transpose(1, 2), self.rate, training=True).transpose(1, 2)  # (B, L, d)
+
+
+def _sequence_layer(
+    layer: str, d_model: int, state_size: int, *, generator: torch.Generator | None, dtype: torch.dtype
+) -> nn.Module:
+    if layer == "ff":
+        return make_linear(d_model, d_model, generator=generator, dtype=dtype)
+    if layer == "gru":
+        return GRU(d_model, d_model, generator=generator, dtype=dtype)
+    if layer == "lstm":
+        return LSTM(d_model, d_model, generator=generator, dtype=dtype)
+    if layer == "s4d":
+        return S4D(d_model, state_size, generator=generator, dtype=dtype)
+    raise ConfigError(f"unknown sequence layer {layer!r}; known: ff, gru, lstm, s4d")
+
+
+class SequenceBlock(nn.Module):
+    """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``."""
+
+    def __init__(
+        self,
+        layer: str,
+        d_model: int,
+        state_size: int,
+        dropout: float,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model, eps=1e-6, dtype=dtype)
+        self.seq = _sequence_layer(layer, d_model, state_size, generator=generator, dtype=dtype)
+        self.out = make_linear(d_model, d_model, generator=generator, dtype=dtype)
+        self.gate = make_linear(d_model, d_model, generator=generator, dtype=dtype)
+        self.drop = TiedDropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.seq(self.norm(x))  # (B, L, d)
+        z = self.drop(F.gelu(z, approximate="tanh"))  # (B, L, d)
+        z = self.out(z) * torch.sigmoid(self.gate(z))  # (B, L, d)
+        return x + self.drop(z)  # (B, L, d)
+
+
+class StackedModel(nn.Module):
+    """Encoder, ``n_layers`` sequence blocks, mean over time, decoder: ``(B, *input) -> (B, C)``."""
+
+    def __init__(
+        self,
+        layer: str,
+        seq_len: int,
+        features: int,
+        *,
+        d_model: int,
+        state_size: int,
+        n_layers: int,
+        num_classes: int,
+        dropout: float,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.seq_len, self.features = seq_len, features
+        self.encoder = make_linear(features, d_model, generator=generator, dtype=dtype)
+        self.blocks = nn.ModuleList(
+            SequenceBlock(layer, d_model, state_size, dropout, generator=generator, dtype=dtype)
+            for _ in range(n_layers)
+        )
+        self.decoder = make_linear(d_model, num_classes, generator=generator, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_sample_size(tuple(x.shape), self.seq_len, self.features)
+        h = x.reshape(x.shape[0], self.seq_len, self.features)  # (B, L, F)
+        h = self.encoder(h)  # (B, L, d)
+        for block in self.blocks:
+            h = block(h)  # (B, L, d)
+        return self.decoder(h.mean(dim=1))  # (B, C)
