@@ -151,7 +151,7 @@ def main() -> None:
             r["speedup_vs_fastest_peer"] = fastest_peer / r["median_s"] if fastest_peer else None
             rows.append({"attack": attack, "library": name, **r})
 
-    header = f"| attack | library | samples/s | first call s | robust acc | speed-up vs fastest peer |"
+    header = "| attack | library | samples/s | first call s | robust acc | speed-up vs fastest peer |"
     print(header)
     print("|" + "---|" * 6)
     for r in rows:

@@ -25,6 +25,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from venv_tools import find_uv, subprocess_env
 from packaging.requirements import Requirement
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
@@ -52,18 +53,8 @@ print(json.dumps({
 """
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to its own binary
-    if uv is None:
-        if os.environ.get("CI"):
-            pytest.fail("uv is not on PATH; the CI image must provide it")
-        pytest.skip("uv is not on PATH")
-    return uv
-
-
 def _run(cmd: list, cwd: Path, hint: str = "") -> subprocess.CompletedProcess[str]:
-    drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env = subprocess_env()
     cmd = [str(c) for c in cmd]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=TIMEOUT, check=True)
@@ -90,7 +81,7 @@ def _declared_dependencies() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fresh_env(tmp_path_factory: pytest.TempPathFactory):
-    uv = _uv()
+    uv = find_uv()
     root = tmp_path_factory.mktemp("fresh-venv")
     env_dir = root / "env"
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

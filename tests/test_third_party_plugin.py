@@ -21,13 +21,13 @@ import importlib.util
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+from venv_tools import find_uv, subprocess_env
 
 from sparring.core.registry import Registry
 
@@ -42,22 +42,11 @@ EPS = 0.1
 TIMEOUT = 300
 
 
-def _uv() -> str:
-    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to its own binary
-    if uv is None:
-        if os.environ.get("CI"):
-            pytest.fail("uv is not on PATH; the CI image must provide it")
-        pytest.skip("uv is not on PATH")
-    return uv
-
-
 def _env() -> dict[str, str]:
     """The test process's environment, minus what would leak the dev env into subprocesses."""
-    drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["JAX_PLATFORMS"] = "cpu"  # no accelerator probing: the scripts run on CPU
-    env["COLUMNS"] = "400"  # rich wraps table cells to the terminal width; keep errors on one line
-    return env
+    # JAX_PLATFORMS: no accelerator probing, the scripts run on CPU; COLUMNS: rich wraps
+    # table cells to the terminal width, keep errors on one line
+    return subprocess_env(JAX_PLATFORMS="cpu", COLUMNS="400")
 
 
 def _check(cmd: list, returncode: int, stdout: str, stderr: str, expect: int) -> None:
@@ -146,7 +135,7 @@ def _make_env(uv: str, root: Path, name: str, *fixtures: Path) -> Path:
 @pytest.fixture(scope="module")
 def envs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Python executables of the two environments (see the module docstring)."""
-    uv = _uv()
+    uv = find_uv()
     root = tmp_path_factory.mktemp("plugin-envs")
     return {
         "plugin": _make_env(uv, root, "plugin", EXAMPLE, BROKEN),

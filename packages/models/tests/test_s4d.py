@@ -3,9 +3,8 @@ kernel against direct powers, FFT convolution against the recurrence, streaming,
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,18 +12,6 @@ import numpy as np
 import pytest
 
 H, N = 6, 8  # channels, state size (N/2 = 4 complex modes)
-
-
-@pytest.fixture(autouse=True)
-def _strict_jax_dtypes() -> Iterator[None]:
-    """Catch silent float64/complex promotions in the JAX code (equinox's test setting)."""
-    if importlib.util.find_spec("jax") is None:
-        yield
-        return
-    import jax
-
-    with jax.numpy_dtype_promotion("strict"):
-        yield
 
 
 @dataclass

@@ -3,9 +3,7 @@ frameworks, torch/jax parity of logits and input gradients, modes and dropout, e
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -19,18 +17,6 @@ LAYERS = ["ff", "gru", "lstm", "s4d"]
 TINY = dict(input_shape=(12, 3), d_model=8, state_size=4, num_classes=5)
 # Kasl 2024, chapter 5.1 (MNIST, layers of 128, 10 classes)
 THESIS_COUNTS = {"ff-mnist": 151_562, "gru-mnist": 133_642, "lstm-mnist": 166_410}
-
-
-@pytest.fixture(autouse=True)
-def _strict_jax_dtypes() -> Iterator[None]:
-    """Catch silent float64/complex promotions in the JAX code (equinox's test setting)."""
-    if importlib.util.find_spec("jax") is None:
-        yield
-        return
-    import jax
-
-    with jax.numpy_dtype_promotion("strict"):
-        yield
 
 
 def _both() -> None:
