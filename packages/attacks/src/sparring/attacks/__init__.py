@@ -4,8 +4,17 @@ Attacks are plain functions ``attack(model, x, y, *, eps, ...) -> AttackResult``
 run unchanged on torch and JAX models. Importing this package imports no framework.
 """
 
+from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, robust_accuracy
 from .fgsm import fgsm
 from .mim import mim
 from .pgd import pgd
 
-__all__ = ["fgsm", "mim", "pgd"]
+__all__ = [
+    "RobustnessReport",
+    "accuracy_at_thresholds",
+    "fgsm",
+    "median_norm",
+    "mim",
+    "pgd",
+    "robust_accuracy",
+]

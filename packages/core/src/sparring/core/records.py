@@ -153,8 +153,9 @@ class AttackResult:
             prediction == target). A clean-misclassified sample counts as a success.
         norms: ``(B,)`` perturbation norm ``||x_adv - x||_p`` in the attack's norm.
         norm: the norm used, ``"linf" | "l2" | "l1" | "l0"``.
-        gradients: number of input-gradient evaluations spent per sample.
-        forwards: number of forward passes spent per sample (gradient passes included).
+        gradients: input-gradient evaluations spent per sample, at most (iterative attacks
+            stop a sample once it is fooled, and stop early when all are).
+        forwards: forward passes spent per sample, at most (gradient passes included).
     """
 
     x_adv: Any
