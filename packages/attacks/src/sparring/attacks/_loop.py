@@ -21,6 +21,7 @@ from typing import Any
 
 from sparring.core.protocols import Array, Model
 
+from ._active import ActiveSet
 from ._lp import bcast, clip_to_range, project_ball
 from ._objective import objective
 from ._result import is_adversarial
@@ -54,38 +55,24 @@ def projected_loop(
     be = model.backend
     xp = be.xp
     fn = objective(model, loss, targeted)
-    compact = be.dynamic_shapes
     x_adv = x_start
     found = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
     state: Any = None
     steps_run = 0
     for t in range(1, steps + 1):
-        if compact:
-            idx = xp.nonzero(~found)[0]
-            if idx.shape[0] == 0:
-                break
-
-            def sub(a: Any, idx: Array = idx) -> Any:
-                return None if a is None else xp.take(a, idx, axis=0)
-        else:
-
-            def sub(a: Any) -> Any:
-                return a
-
-        x_t, x0, e = sub(x_adv), sub(x), sub(eps)
-        (_, logits), grad = be.value_and_grad(fn, x_t, sub(y), has_aux=True)
-        stop = sub(found) | is_adversarial(xp, logits, sub(y), targeted)
-        d, new_state = direction(grad, sub(state))
-        step = x_t + bcast(xp, sub(alpha), x_t) * d
+        active = ActiveSet(be, found)
+        if active.empty():
+            break
+        x_t, x0, e, y_t = active.take(x_adv), active.take(x), active.take(eps), active.take(y)
+        (_, logits), grad = be.value_and_grad(fn, x_t, y_t, has_aux=True)
+        stop = active.take(found) | is_adversarial(xp, logits, y_t, targeted)
+        d, new_state = direction(grad, active.take(state))
+        step = x_t + bcast(xp, active.take(alpha), x_t) * d
         x_next = clip_to_range(xp, x0 + project_ball(xp, step - x0, e, norm), model.value_range)
-        x_next = xp.where(bcast(xp, stop, x_t), x_t, x_next)
-        if compact:
-            x_adv = be.put(x_adv, idx, x_next)
-            found = be.put(found, idx, stop)
-            if new_state is not None:  # step 1 runs on every sample: its state is full-batch
-                state = new_state if state is None else be.put(state, idx, new_state)
-        else:
-            x_adv, found, state = x_next, stop, new_state
+        x_adv = active.put(x_adv, xp.where(bcast(xp, stop, x_t), x_t, x_next))
+        found = active.put(found, stop)
+        if new_state is not None:  # step 1 runs on every sample: its state is full-batch
+            state = active.put(state, new_state)
         steps_run = t
         if callback is not None:
             callback(t, x_adv)
