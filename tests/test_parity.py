@@ -1,4 +1,4 @@
-"""Torch and JAX agree on the same weights: logits, FGSM, PGD and MIM.
+"""Torch and JAX agree on the same weights: logits, FGSM, PGD, MIM and DeepFool.
 
 float64: adversarial inputs agree to 1e-6. float32: predictions agree and the inputs
 differ only at sign ties of near-zero gradient entries, whose number is bounded here.
@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
 
-from sparring.attacks import fgsm, mim, pgd  # noqa: E402
+from sparring.attacks import deepfool, fgsm, mim, pgd  # noqa: E402
 from sparring.models import build_model  # noqa: E402
 
 SIZES = dict(input_shape=(28, 28), hidden=(256, 256), num_classes=10)
@@ -44,6 +44,8 @@ ATTACKS = [
     ("pgd", pgd, dict(eps=0.1, steps=10, rel_step_size=0.25)),
     ("pgd-l2", pgd, dict(eps=1.0, norm="l2", steps=10, rel_step_size=0.25)),
     ("mim", mim, dict(eps=0.1, steps=10)),
+    ("deepfool", deepfool, dict(steps=20)),
+    ("deepfool-linf", deepfool, dict(norm="linf", steps=20)),
 ]
 
 

@@ -4,6 +4,7 @@ Attacks are plain functions ``attack(model, x, y, *, eps, ...) -> AttackResult``
 run unchanged on torch and JAX models. Importing this package imports no framework.
 """
 
+from .deepfool import deepfool
 from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, robust_accuracy
 from .fgsm import fgsm
 from .mim import mim
@@ -12,6 +13,7 @@ from .pgd import pgd
 __all__ = [
     "RobustnessReport",
     "accuracy_at_thresholds",
+    "deepfool",
     "fgsm",
     "median_norm",
     "mim",

@@ -2,8 +2,9 @@
 
 On backends with cheap dynamic shapes (torch) an iterative attack computes on the
 unfinished samples only and scatters the results back; elsewhere (jax) it keeps the
-full batch and holds finished samples in place with ``where``. Attack code is the same
-for both: ``take`` what it needs, compute, ``put`` it back.
+full batch and holds finished samples in place with ``where``. Either way the loop
+ends once every sample is finished. Attack code is the same for both: ``take`` what
+it needs, compute, ``put`` it back.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ class ActiveSet:
 
     def __init__(self, be: Backend, done: Array) -> None:
         self._be = be
+        self._done = done
         self.compact = be.dynamic_shapes
         self.index = be.xp.nonzero(~done)[0] if self.compact else None
 
     def empty(self) -> bool:
-        """No sample left (only known, and only checked, when compacting)."""
-        return self.compact and self.index.shape[0] == 0
+        """No sample left: the loop can end (one host sync on fixed-shape backends)."""
+        if self.compact:
+            return self.index.shape[0] == 0
+        return not bool(self._be.xp.any(~self._done))
 
     def take(self, full: Any) -> Any:
         """The active rows of ``full`` (None stays None)."""

@@ -7,10 +7,10 @@ One step, for every sample still running::
     x_{t+1}        = clip_[lo, hi]( x + Π_{B_p(0, ε)}( x_t + α · d - x ) )
 
 A sample stops at the first iterate that fools the model (any point of the ball that
-fools it is as good as another); samples never fooled return the last iterate. On
-backends with cheap dynamic shapes (torch) each step runs on the still-active samples
-only, and the loop ends when none is left; elsewhere (jax) the batch keeps its shape
-and stopped samples are held in place. Both give the same result: the objective is a
+fools it is as good as another); samples never fooled return the last iterate; the
+loop ends when none is left. On backends with cheap dynamic shapes (torch) each step
+runs on the still-active samples only; elsewhere (jax) the batch keeps its shape and
+stopped samples are held in place. Both give the same result: the objective is a
 sum over samples, so a sample's gradient does not depend on which others are present.
 """
 

@@ -74,7 +74,7 @@ def pgd(
     Returns
     -------
     AttackResult; ``gradients`` is the number of steps run (fewer than ``steps`` when
-    every sample was fooled early, on torch), ``forwards`` one more.
+    every sample was fooled early), ``forwards`` one more.
     """
     check_norm(norm, ("linf", "l2"))
     check_positive_int(steps, "steps")

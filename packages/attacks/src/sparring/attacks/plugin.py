@@ -49,4 +49,12 @@ def register_attacks() -> list[AttackSpec]:
                 "callback": None,
             },
         ),
+        AttackSpec(
+            name="deepfool",
+            summary="DeepFool minimum-norm attack, L2 or Linf, fully batched (Moosavi-Dezfooli et al. 2016)",
+            factory="sparring.attacks.deepfool:deepfool",
+            backends=_BOTH,
+            params={"norm": "l2", "steps": 50, "overshoot": 0.02},
+            minimum_norm=True,
+        ),
     ]
