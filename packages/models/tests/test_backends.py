@@ -128,3 +128,22 @@ def test_put_scatters_rows_without_touching_the_input(backend) -> None:
     np.testing.assert_array_equal(backend.to_numpy(x), np.zeros((4, 2)))
     flags = backend.put(backend.asarray(np.zeros(3, dtype=bool)), backend.asarray(np.array([2])), backend.asarray(np.array([True])))
     assert backend.to_numpy(flags).tolist() == [False, False, True]
+
+
+def test_value_and_jacobian_rows_are_the_per_column_gradients(backend) -> None:
+    xp = backend.xp
+    rng = np.random.default_rng(0)
+    w = backend.asarray(rng.normal(size=(5, 3)).astype(np.float32))
+    x = backend.asarray(rng.normal(size=(4, 5)).astype(np.float32))
+
+    def fn(v, scale):
+        return xp.tanh(v @ w) * scale  # (B, 3), per-sample
+
+    out, rows = backend.value_and_jacobian(fn, x, 2.0)
+    assert tuple(rows.shape) == (3, 4, 5)
+    np.testing.assert_allclose(backend.to_numpy(out), backend.to_numpy(fn(x, 2.0)), rtol=1e-6)
+    for k in range(3):
+        _, g = backend.value_and_grad(lambda v, k=k: xp.sum(fn(v, 2.0)[:, k]), x)
+        np.testing.assert_allclose(backend.to_numpy(rows[k]), backend.to_numpy(g), rtol=1e-5, atol=1e-7)
+    with pytest.raises(InvalidInputError, match=r"\(B, K\)"):
+        backend.value_and_jacobian(lambda v: xp.sum(v, axis=1), x)

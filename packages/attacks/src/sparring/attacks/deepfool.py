@@ -9,8 +9,9 @@ At each iteration, for every class k != y, with f_k = z_k - z_y and w_k = ∇_x 
 
 until the sample is misclassified or ``steps`` run out. A minimum-norm attack: it
 returns the first misclassified iterate (a clean-misclassified sample gets a zero
-perturbation) and its norm. Every sample of the batch is handled at once: the C class
-gradients are C input-gradient passes per iteration over the unfinished samples.
+perturbation) and its norm. Every sample of the batch is handled at once: per iteration
+one forward pass and C backward passes (``Backend.value_and_jacobian``) over the
+unfinished samples.
 
 References
 ----------
@@ -24,7 +25,7 @@ from typing import Any
 
 from sparring.core.errors import ConfigError
 from sparring.core.modes import evaluating
-from sparring.core.protocols import Array, Model
+from sparring.core.protocols import Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
@@ -67,10 +68,6 @@ def deepfool(
     x, y, _ = prepare(model, x, y, 0.0)
     num_classes = model.num_classes
 
-    def class_logit(v: Array, k: int) -> tuple[Any, Array]:
-        logits = model(v)
-        return xp.sum(logits[:, k]), logits
-
     with evaluating(model):
         x_adv, r_tot = x, xp.zeros_like(x)
         done = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
@@ -80,11 +77,7 @@ def deepfool(
             if active.empty():
                 break
             x_t, x0, y_t, r_t = active.take(x_adv), active.take(x), active.take(y), active.take(r_tot)
-            grads = []
-            for k in range(num_classes):
-                (_, logits), g = be.value_and_grad(class_logit, x_t, k, has_aux=True)
-                grads.append(g)
-            G = xp.stack(grads)  # (C, B, ...)
+            logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
             onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
             f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
             G_y = xp.sum(G * xp.reshape(xp.permute_dims(onehot, (1, 0)), onehot.shape[::-1] + (1,) * (G.ndim - 2)), axis=0)
@@ -109,8 +102,6 @@ def deepfool(
             r_tot = active.put(r_tot, r_next)
             done = active.put(done, stop)
             steps_run = t
-        grads_per_step = num_classes
         return finish(
-            model, x, x_adv, y, norm=norm, targeted=False,
-            gradients=steps_run * grads_per_step, forwards=steps_run * grads_per_step,
+            model, x, x_adv, y, norm=norm, targeted=False, gradients=steps_run * num_classes, forwards=steps_run
         )

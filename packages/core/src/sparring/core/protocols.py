@@ -75,6 +75,13 @@ class Backend(Protocol):
         """
         ...
 
+    def value_and_jacobian(self, fn: Callable[..., Any], x: Array, *args: Any) -> tuple[Array, Array]:
+        """``out = fn(x, *args)`` of shape ``(B, K)`` and, for every column k,
+        ``∇_x sum_b out[b, k]``, stacked as ``(K, *x.shape)``: one forward pass, K backward
+        passes (batched where the framework can). For per-sample models these are the
+        rows of each sample's Jacobian (DeepFool, FAB, margin regularisers)."""
+        ...
+
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``jax.jit`` on jax; identity on torch unless the backend was made with compile=True."""
         ...
