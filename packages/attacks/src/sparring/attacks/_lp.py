@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 NORMS = ("linf", "l2", "l1", "l0")
-_TINY = 1e-12
+TINY = 1e-12
+"""Floor of norms that are divided by (a zero gradient gives a zero direction)."""
 
 
 def check_norm(norm: str, supported: tuple[str, ...]) -> str:
@@ -58,7 +59,7 @@ def steepest_direction(xp: Any, grad: Array, norm: str) -> Array:
         return xp.sign(grad)
     if norm == "l2":
         n = lp_norm(xp, grad, "l2")
-        return grad / bcast(xp, xp.maximum(n, xp.asarray(_TINY, dtype=n.dtype)), grad)
+        return grad / bcast(xp, xp.maximum(n, xp.asarray(TINY, dtype=n.dtype)), grad)
     raise ConfigError(f"no steepest direction for norm {norm!r} (supported: linf, l2)")
 
 
@@ -69,7 +70,7 @@ def project_ball(xp: Any, delta: Array, eps: Array, norm: str) -> Array:
         return xp.minimum(xp.maximum(delta, -e), e)
     if norm == "l2":
         n = bcast(xp, lp_norm(xp, delta, "l2"), delta)
-        factor = xp.minimum(xp.ones_like(n), e / xp.maximum(n, xp.asarray(_TINY, dtype=n.dtype)))
+        factor = xp.minimum(xp.ones_like(n), e / xp.maximum(n, xp.asarray(TINY, dtype=n.dtype)))
         return delta * factor
     raise ConfigError(f"no projection for norm {norm!r} (supported: linf, l2)")
 
@@ -83,7 +84,7 @@ def random_in_ball(be: Backend, key: Key, like: Array, eps: Array, norm: str) ->
     if norm == "l2":
         k_dir, k_rad = be.split(key, 2)
         g = be.normal(k_dir, like.shape, dtype=like.dtype)
-        d = g / bcast(xp, xp.maximum(lp_norm(xp, g, "l2"), xp.asarray(_TINY, dtype=like.dtype)), g)
+        d = g / bcast(xp, xp.maximum(lp_norm(xp, g, "l2"), xp.asarray(TINY, dtype=like.dtype)), g)
         dim = 1
         for s in like.shape[1:]:
             dim *= int(s)

@@ -25,18 +25,23 @@ from typing import Any
 
 from sparring.core.errors import ConfigError
 from sparring.core.modes import evaluating
-from sparring.core.protocols import Model
+from sparring.core.protocols import Array, Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
 from ._checks import check_positive_int, prepare
 from ._losses import one_hot
-from ._lp import bcast, check_norm, clip_to_range, lp_norm
+from ._lp import TINY, bcast, check_norm, clip_to_range, lp_norm
 from ._result import finish, is_adversarial
 
 __all__ = ["deepfool"]
 
-_TINY = 1e-12
+
+def _pick(xp: Any, rows: Array, onehot: Array) -> Array:
+    """Per sample b, the class row chosen by ``onehot[b]``: ``(C, B, ...), (B, C) -> (B, ...)``."""
+    weights = xp.permute_dims(onehot, (1, 0))  # (C, B)
+    return xp.sum(rows * xp.reshape(weights, tuple(weights.shape) + (1,) * (rows.ndim - 2)), axis=0)
+
 
 
 def deepfool(
@@ -80,20 +85,18 @@ def deepfool(
             logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
             onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
             f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
-            G_y = xp.sum(G * xp.reshape(xp.permute_dims(onehot, (1, 0)), onehot.shape[::-1] + (1,) * (G.ndim - 2)), axis=0)
-            W = G - G_y  # (C, B, ...)
+            W = G - _pick(xp, G, onehot)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
             flat = xp.reshape(W, (num_classes * W.shape[1], -1))
             w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
-            ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + _TINY)  # (B, C)
+            ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
             ratio = xp.where(onehot > 0, xp.asarray(float("inf"), dtype=ratio.dtype), ratio)
             best = one_hot(xp, xp.argmin(ratio, axis=1), num_classes, logits.dtype)  # (B, C)
-            sel = xp.reshape(xp.permute_dims(best, (1, 0)), best.shape[::-1] + (1,) * (G.ndim - 2))
-            w_l = xp.sum(W * sel, axis=0)  # (B, ...)
+            w_l = _pick(xp, W, best)  # (B, ...)
             f_l = xp.abs(xp.sum(f * best, axis=1)) + 1e-4  # (B,)
             if norm == "l2":
-                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + _TINY), w_l) * w_l
+                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
             else:
-                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + _TINY), w_l) * xp.sign(w_l)
+                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + TINY), w_l) * xp.sign(w_l)
             stop = is_adversarial(xp, logits, y_t, False)
             hold = bcast(xp, stop, x_t)
             r_next = xp.where(hold, r_t, r_t + r)

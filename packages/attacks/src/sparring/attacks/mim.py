@@ -30,19 +30,18 @@ from sparring.core.records import AttackResult
 
 from ._checks import check_positive_int, per_sample, prepare
 from ._loop import projected_loop
-from ._lp import bcast, check_norm, lp_norm, steepest_direction
+from ._lp import TINY, bcast, check_norm, lp_norm, steepest_direction
 from ._result import finish
 
 __all__ = ["mim", "momentum_direction"]
 
-_TINY = 1e-12
 
 
 def momentum_direction(xp: Any, norm: str, momentum: float) -> Callable[[Array, Any], tuple[Array, Any]]:
     """``(grad, g) -> (dir_p(g'), g')`` with ``g' = μ g + grad / ||grad||_1``."""
 
     def direction(grad: Array, g: Any) -> tuple[Array, Array]:
-        l1 = xp.maximum(lp_norm(xp, grad, "l1"), xp.asarray(_TINY, dtype=grad.dtype))
+        l1 = xp.maximum(lp_norm(xp, grad, "l1"), xp.asarray(TINY, dtype=grad.dtype))
         g = grad / bcast(xp, l1, grad) + (0.0 if g is None else momentum * g)
         return steepest_direction(xp, g, norm), g
 
