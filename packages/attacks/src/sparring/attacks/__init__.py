@@ -4,6 +4,8 @@ Attacks are plain functions ``attack(model, x, y, *, eps, ...) -> AttackResult``
 run unchanged on torch and JAX models. Importing this package imports no framework.
 """
 
+from .ascent import maximize
+from .class_copies import class_copies, class_targeted
 from .deepfool import deepfool
 from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, robust_accuracy
 from .fgsm import fgsm
@@ -13,8 +15,11 @@ from .pgd import pgd
 __all__ = [
     "RobustnessReport",
     "accuracy_at_thresholds",
+    "class_copies",
+    "class_targeted",
     "deepfool",
     "fgsm",
+    "maximize",
     "median_norm",
     "mim",
     "pgd",

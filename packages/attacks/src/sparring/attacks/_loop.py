@@ -8,7 +8,8 @@ One step, for every sample still running::
 
 A sample stops at the first iterate that fools the model (any point of the ball that
 fools it is as good as another); samples never fooled return the last iterate; the
-loop ends when none is left. On backends with cheap dynamic shapes (torch) each step
+loop ends when none is left. With ``early_stop=False`` every sample runs all steps
+(training-time attacks, which maximise a loss rather than look for any fooling point). On backends with cheap dynamic shapes (torch) each step
 runs on the still-active samples only; elsewhere (jax) the batch keeps its shape and
 stopped samples are held in place. Both give the same result: the objective is a
 sum over samples, so a sample's gradient does not depend on which others are present.
@@ -26,7 +27,10 @@ from ._lp import bcast, clip_to_range, project_ball
 from ._objective import objective
 from ._result import is_adversarial
 
-__all__ = ["Direction", "projected_loop"]
+__all__ = ["Direction", "Objective", "projected_loop"]
+
+Objective = Callable[[Array, Array], tuple[Any, Array]]
+"""``(x, y) -> (J, logits)``: the batch objective to ascend, with the logits as auxiliary."""
 
 Direction = Callable[[Array, Any], tuple[Array, Any]]
 """``(grad, state) -> (step direction, new state)``; state is None or a ``(B, ...)`` array."""
@@ -42,30 +46,36 @@ def projected_loop(
     alpha: Array,
     steps: int,
     norm: str,
-    loss: str,
+    loss: str | Objective,
     targeted: bool,
     direction: Direction,
     callback: Callable[[int, Array], None] | None = None,
+    early_stop: bool = True,
 ) -> tuple[Array, int]:
     """Run up to ``steps`` projected steps from ``x_start``.
 
-    ``eps`` and ``alpha`` are ``(B,)``. Call inside ``evaluating``. Returns the final
+    ``eps`` and ``alpha`` are ``(B,)``. ``loss`` names a loss of :mod:`._losses` or is
+    an objective ``(x, y) -> (sum of per-sample values, logits)`` to ascend (``y`` is
+    then whatever that objective needs, one row per sample; give ``early_stop=False``
+    since "fooled" means nothing for it). Call inside ``evaluating``. Returns the final
     iterates and the number of steps run (the gradients spent per sample, at most).
     """
     be = model.backend
     xp = be.xp
-    fn = objective(model, loss, targeted)
+    fn = loss if callable(loss) else objective(model, loss, targeted)
     x_adv = x_start
     found = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
     state: Any = None
     steps_run = 0
     for t in range(1, steps + 1):
         active = ActiveSet(be, found)
-        if active.empty():
+        if early_stop and active.empty():
             break
         x_t, x0, e, y_t = active.take(x_adv), active.take(x), active.take(eps), active.take(y)
         (_, logits), grad = be.value_and_grad(fn, x_t, y_t, has_aux=True)
-        stop = active.take(found) | is_adversarial(xp, logits, y_t, targeted)
+        stop = active.take(found)
+        if early_stop:
+            stop = stop | is_adversarial(xp, logits, y_t, targeted)
         d, new_state = direction(grad, active.take(state))
         step = x_t + bcast(xp, active.take(alpha), x_t) * d
         x_next = clip_to_range(xp, x0 + project_ball(xp, step - x0, e, norm), model.value_range)

@@ -60,6 +60,7 @@ def mim(
     momentum: float = 1.0,
     targeted: bool = False,
     loss: str = "ce",
+    early_stop: bool = True,
     callback: Callable[[int, Array], None] | None = None,
 ) -> AttackResult:
     """MIM with ``steps`` momentum steps inside the eps-ball.
@@ -74,7 +75,7 @@ def mim(
     steps : number of gradient steps (>= 1).
     step_size : absolute step α (scalar or ``(B,)``); default ε/steps.
     momentum : decay μ of the accumulated gradient (0 gives iterative FGSM).
-    targeted, loss, callback : as in :func:`sparring.attacks.pgd`.
+    targeted, loss, early_stop, callback : as in :func:`sparring.attacks.pgd`.
     """
     check_norm(norm, ("linf", "l2"))
     check_positive_int(steps, "steps")
@@ -88,5 +89,6 @@ def mim(
         x_out, steps_run = projected_loop(
             model, x, y, x, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
             targeted=targeted, direction=momentum_direction(xp, norm, momentum), callback=callback,
+            early_stop=early_stop,
         )
         return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

@@ -50,6 +50,7 @@ def pgd(
     targeted: bool = False,
     loss: str = "ce",
     seed: int = 0,
+    early_stop: bool = True,
     callback: Callable[[int, Array], None] | None = None,
 ) -> AttackResult:
     """PGD with ``steps`` projected steepest-ascent steps inside the eps-ball.
@@ -68,6 +69,8 @@ def pgd(
     targeted : move towards ``y`` instead of away from it.
     loss : ``"ce"`` or ``"margin"``.
     seed : seed of the random start; the same seed gives the same result.
+    early_stop : stop a sample at its first fooling iterate (evaluation: saves work);
+        False runs every sample for all steps (adversarial training maximises the loss).
     callback : called as ``callback(t, x_t)`` after every step (t = 1..steps), e.g. to
         log or check the iterates.
 
@@ -92,5 +95,6 @@ def pgd(
         x_out, steps_run = projected_loop(
             model, x, y, x_start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
             targeted=targeted, direction=lambda g, s: (steepest_direction(xp, g, norm), s), callback=callback,
+            early_stop=early_stop,
         )
         return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

@@ -8,10 +8,25 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import errors
+from .config import (
+    AttackEntry,
+    DataConfig,
+    DefenseEntry,
+    EvalConfig,
+    ModelEntry,
+    PipelineConfig,
+    ReportConfig,
+    TrainConfig,
+    apply_overrides,
+    check_names,
+    config_to_dict,
+    dump_toml,
+    load_pipeline,
+)
 from .errors import SparringError
 from .hookspecs import hookimpl
 from .modes import evaluating
-from .protocols import Array, Attack, Backend, Dataset, DatasetInfo, Defense, Key, Model
+from .protocols import Array, Attack, Backend, Dataset, DatasetInfo, Defense, Key, Model, Optimizer
 from .records import (
     AttackResult,
     AttackSpec,
@@ -32,26 +47,40 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "Array",
     "Attack",
+    "AttackEntry",
     "AttackResult",
     "AttackSpec",
     "Backend",
     "BackendSpec",
+    "DataConfig",
     "Dataset",
     "DatasetInfo",
     "DatasetSpec",
     "Defense",
+    "DefenseEntry",
     "DefenseSpec",
+    "EvalConfig",
     "Key",
     "Model",
+    "ModelEntry",
     "ModelSpec",
+    "Optimizer",
+    "PipelineConfig",
     "PipelineSpec",
     "PluginInfo",
     "PluginSpec",
     "Registry",
+    "ReportConfig",
     "SparringError",
+    "TrainConfig",
+    "apply_overrides",
+    "check_names",
+    "config_to_dict",
+    "dump_toml",
     "errors",
     "evaluating",
     "get_registry",
     "hookimpl",
+    "load_pipeline",
     "reset_registry",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "Model",
     "Attack",
     "Defense",
+    "Optimizer",
     "Dataset",
     "DatasetInfo",
 ]
@@ -124,6 +125,47 @@ class Backend(Protocol):
         """Context in which forward passes record nothing for autodiff (torch.no_grad)."""
         ...
 
+    def input_gradient(self, fn: Callable[..., Any], x: Array, *args: Any) -> Array:
+        """``∇_x fn(x, *args)`` that stays differentiable w.r.t. the model parameters
+        (double back-prop: torch ``create_graph=True``; jax ``jax.grad``). ``fn`` returns
+        a scalar. For gradient-norm penalties and margin regularisers."""
+        ...
+
+    def optimizer(self, model: Model, **settings: Any) -> Optimizer:
+        """An optimiser of ``model``'s parameters (torch.optim / optax); ``settings`` as in
+        :class:`Optimizer`."""
+        ...
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    """Updates a model's parameters from a loss; made by :meth:`Backend.optimizer`.
+
+    Settings: ``name`` ("sgd", "adam", "adamw"), ``lr``, ``momentum``, ``nesterov``,
+    ``weight_decay``, ``clip_norm`` (global gradient norm, None = off), ``groups``
+    (``[(predicate(name) -> bool, {"lr": ..., "weight_decay": ...}), ...]``: the first
+    matching predicate sets a parameter's own lr and decay) and ``amp`` (mixed
+    precision on GPU). The same settings give the same updates on torch and jax.
+    """
+
+    def step(self, loss_fn: Callable[..., tuple[Array, Any]], *args: Array) -> tuple[Array, Any]:
+        """One update: ``(loss, aux) = loss_fn(model, *args)``, gradients of ``loss``
+        w.r.t. the parameters, clip, step. Returns ``(loss, aux)`` detached. ``loss_fn``
+        must be a pure function of its arguments (the jax backend compiles it)."""
+        ...
+
+    def set_lr_scale(self, scale: float) -> None:
+        """Multiply every group's base learning rate by ``scale`` (the schedule)."""
+        ...
+
+    def state_numpy(self) -> dict[str, np.ndarray]:
+        """The optimiser state (moments, step counts) as numpy under stable names."""
+        ...
+
+    def load_state_numpy(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Restore a state written by :meth:`state_numpy` (resume)."""
+        ...
+
 
 @runtime_checkable
 class Model(Protocol):
@@ -168,6 +210,15 @@ class Model(Protocol):
     def save(self, path: str) -> None: ...
 
     def load(self, path: str) -> None: ...
+
+    def set_dropout_seed(self, seed: int) -> None:
+        """Reseed the random streams of dropout (and other stochastic layers)."""
+        ...
+
+    def weight_matrices(self) -> dict[str, Array]:
+        """Every weight matrix (dense ``(out, in)``; conv kernels as ``(out, in·kh·kw)``),
+        differentiable, for weight regularisers (orthogonality, spectral norm)."""
+        ...
 
 
 @runtime_checkable

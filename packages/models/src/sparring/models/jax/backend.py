@@ -119,3 +119,12 @@ class JaxBackend:
 
     def no_grad(self) -> contextlib.nullcontext[None]:
         return contextlib.nullcontext()
+
+    def input_gradient(self, fn: Callable[..., Any], x: Any, *args: Any) -> jax.Array:
+        return jax.grad(lambda v: fn(v, *args))(x)
+
+    def optimizer(self, model: Any, **settings: Any) -> Any:
+        from .._optim import OptimizerSettings
+        from .optim import JaxOptimizer
+
+        return JaxOptimizer(model, OptimizerSettings.from_kwargs(**settings))

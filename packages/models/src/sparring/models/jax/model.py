@@ -81,6 +81,24 @@ class JaxModel(ModelBase):
                     setattr(m, f, value)
         self._training = state["training"]
 
+    def set_dropout_seed(self, seed: int) -> None:
+        """Restart every random stream of the module (dropout masks) from ``seed``."""
+        streams = {
+            _name(path[:-1]).rsplit(".", 1)[-1]
+            for path, v in nnx.to_flat_state(nnx.state(self.module, nnx.RngKey))
+        }
+        if streams:
+            nnx.reseed(self.module, **{name: int(seed) for name in streams})
+
+    def weight_matrices(self) -> dict[str, Any]:
+        out = {}
+        for name, v in nnx.to_flat_state(nnx.state(self.module, nnx.Param)):
+            value = v[...]
+            key = _name(name)
+            if key.endswith("weight") and value.ndim >= 2:
+                out[key] = jnp.reshape(value, (value.shape[0], -1))
+        return out
+
     def parameters_numpy(self) -> dict[str, np.ndarray]:
         return {name: np.array(v[...]) for name, v in self._variables()}
 

@@ -160,3 +160,18 @@ class TorchBackend:
 
     def no_grad(self) -> torch.no_grad:
         return torch.no_grad()
+
+    def input_gradient(self, fn: Callable[..., Any], x: Any, *args: Any) -> torch.Tensor:
+        x_ = x if x.requires_grad else x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = fn(x_, *args)
+            if value.ndim != 0:
+                raise InvalidInputError(f"input_gradient needs a scalar function, got shape {tuple(value.shape)}")
+            (grad,) = torch.autograd.grad(value, x_, create_graph=True)
+        return grad
+
+    def optimizer(self, model: Any, **settings: Any) -> Any:
+        from .._optim import OptimizerSettings
+        from .optim import TorchOptimizer
+
+        return TorchOptimizer(model, OptimizerSettings.from_kwargs(**settings))

@@ -46,6 +46,17 @@ class TorchModel(ModelBase):
         for name, m in self.module.named_modules():
             m.training = state[name]
 
+    def set_dropout_seed(self, seed: int) -> None:
+        """torch dropout draws from the global generator of the model's device: reseed it."""
+        torch.manual_seed(int(seed))
+
+    def weight_matrices(self) -> dict[str, torch.Tensor]:
+        return {
+            name: p.reshape(p.shape[0], -1)
+            for name, p in self.module.named_parameters()
+            if name.endswith("weight") and p.ndim >= 2
+        }
+
     def parameters_numpy(self) -> dict[str, np.ndarray]:
         return {k: self.backend.to_numpy(v).copy() for k, v in self.module.state_dict().items()}
 

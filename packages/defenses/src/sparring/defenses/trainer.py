@@ -1,0 +1,283 @@
+"""The training loop, written once: epochs of ``defense`` steps with checkpoints and metrics.
+
+Per batch: ``extra = defense.inputs(...)`` (attack phase, no parameter gradients),
+then one optimiser step on ``defense.objective`` (the Backend's optimiser: torch.optim,
+or optax under ``nnx.jit``). Everything random is derived from ``seed``: the batch
+order of epoch e, the attack seed of batch (e, i), the dropout stream of epoch e, so a
+run resumed from the checkpoint of epoch e ends with the same weights as one that was
+never interrupted. After each epoch: validation (clean and, with ``robust_attack``,
+robust accuracy), an atomic checkpoint, the best weights by ``best_on``, early
+stopping after ``patience`` epochs without improvement. A NaN or infinite loss stops
+the run with :class:`TrainingDivergedError`; the model is put back to the last good
+checkpoint (or its initial weights).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from sparring.core.errors import ConfigError, SparringError
+from sparring.core.modes import evaluating
+from sparring.core.protocols import Dataset, Model
+from sparring.core.records import AttackResult
+
+from .base import Objective
+from .checkpoint import CheckpointDir
+from .schedules import SCHEDULES, lr_factor
+
+__all__ = ["TrainSettings", "Trainer", "TrainingDivergedError", "TrainCallback", "evaluate_accuracy", "SSM_PARAMETERS"]
+
+SSM_PARAMETERS = frozenset({"log_dt", "log_step", "log_A_real", "A_real", "A_imag", "Lambda_re", "Lambda_im", "P", "B"})
+"""Last name components of S4/S4D state-space parameters (own lr, no weight decay)."""
+
+
+class TrainingDivergedError(SparringError, ArithmeticError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Trainer settings (the ``[train]`` table of a pipeline has the same keys)."""
+
+    epochs: int = 1
+    batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    step_size: int = 1
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    clip_norm: float | None = None
+    drop_last: bool = False
+    ssm_lr: float | None = None
+    best_on: str = "last"
+    patience: int | None = None
+    shuffle: bool = True
+    amp: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "step_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"train.{name} must be an integer >= 1, got {v!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"train.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.best_on not in ("last", "clean", "robust"):
+            raise ConfigError(f"train.best_on must be 'last', 'clean' or 'robust', got {self.best_on!r}")
+        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+            raise ConfigError(f"train.patience must be an integer >= 1 or None, got {self.patience!r}")
+
+    @classmethod
+    def from_object(cls, obj: Any) -> TrainSettings:
+        """From any object or mapping with (some of) these fields, e.g. a pipeline's TrainConfig."""
+        get = obj.get if isinstance(obj, dict) else (lambda k, d: getattr(obj, k, d))
+        return cls(**{f.name: get(f.name, f.default) for f in fields(cls)})
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        groups = []
+        if self.ssm_lr is not None:
+            groups.append((lambda name: name.rsplit(".", 1)[-1] in SSM_PARAMETERS,
+                           {"lr": self.ssm_lr, "weight_decay": 0.0}))
+        return {
+            "name": self.optimizer, "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay, "clip_norm": self.clip_norm, "groups": groups, "amp": self.amp,
+        }
+
+
+class TrainCallback(Protocol):
+    def on_step(self, epoch: int, batch: int, batches: int, loss: float) -> None: ...
+
+    def on_epoch(self, record: dict[str, Any]) -> None: ...
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1, np.uint32)[0])
+
+
+def evaluate_accuracy(
+    model: Model, dataset: Dataset, *, batch_size: int = 250,
+    attack: Callable[[Model, Any, Any], AttackResult] | None = None,
+) -> tuple[float, float | None]:
+    """Clean accuracy and (with ``attack``) robust accuracy of ``model`` on ``dataset``."""
+    be = model.backend
+    xp = be.xp
+    correct = robust = total = 0
+    with evaluating(model):
+        for x_np, y_np in dataset.batches(batch_size):
+            x, y = be.asarray(x_np), be.asarray(y_np)
+            with be.no_grad():
+                ok = be.to_numpy(xp.argmax(model(x), axis=1) == y)
+            correct += int(ok.sum())
+            total += len(y_np)
+            if attack is not None:
+                res = attack(model, x, y)
+                robust += int((ok & ~be.to_numpy(res.success)).sum())
+    if total == 0:
+        raise ConfigError("the validation set is empty")
+    return correct / total, (robust / total if attack is not None else None)
+
+
+class Trainer:
+    """Trains ``model`` with ``defense`` (an :class:`Objective`).
+
+    Args:
+        model: a sparring Model (torch or jax); trained in place.
+        defense: the training objective.
+        settings: a :class:`TrainSettings` (or anything :meth:`TrainSettings.from_object` takes).
+        seed: the root of every random choice of the run.
+        checkpoint_dir: where checkpoints go (None: no checkpoints, no resume).
+        robust_attack: ``attack(model, x, y) -> AttackResult`` for robust validation.
+        callbacks: objects with ``on_step`` / ``on_epoch`` (progress bars, metric logs).
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        defense: Objective,
+        settings: Any = None,
+        *,
+        seed: int = 0,
+        checkpoint_dir: str | Path | None = None,
+        robust_attack: Callable[[Model, Any, Any], AttackResult] | None = None,
+        validation_batch_size: int = 250,
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        self.model = model
+        self.defense = defense
+        self.settings = settings if isinstance(settings, TrainSettings) else TrainSettings.from_object(settings or {})
+        self.seed = int(seed)
+        self.checkpoints = CheckpointDir(checkpoint_dir) if checkpoint_dir is not None else None
+        self.robust_attack = robust_attack
+        self.validation_batch_size = validation_batch_size
+        self.callbacks = list(callbacks)
+        self.optimizer = model.backend.optimizer(model, **self.settings.optimizer_settings())
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # epochs completed
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self._initial = model.parameters_numpy()
+
+    # -- state -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch, "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
+            "seed": self.seed, "settings": asdict(self.settings),
+        }
+
+    def resume(self) -> bool:
+        """Load the last checkpoint if there is one; True when something was loaded."""
+        if self.checkpoints is None or not self.checkpoints.exists():
+            return False
+        state = self.checkpoints.restore(self.model, self.optimizer)
+        if state.get("seed") != self.seed:
+            raise ConfigError(
+                f"the checkpoints in {self.checkpoints.root} were made with seed {state.get('seed')}, "
+                f"not {self.seed}; resume with the same seed or start a new run directory"
+            )
+        self.epoch, self.history = int(state["epoch"]), list(state["history"])
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+        return True
+
+    # -- training ------------------------------------------------------------------------
+    def fit(self, train: Dataset, validation: Dataset | None = None, *, resume: bool = False) -> list[dict[str, Any]]:
+        """Train up to ``settings.epochs`` epochs (continuing after a checkpoint with ``resume``)."""
+        s = self.settings
+        if resume:
+            self.resume()
+        if len(train) == 0:
+            raise ConfigError("the training set is empty")
+        n = len(train)
+        per_epoch = n // s.batch_size if s.drop_last else -(-n // s.batch_size)
+        if per_epoch == 0:
+            raise ConfigError(f"batch_size {s.batch_size} with drop_last leaves no batch of {n} samples")
+        while self.epoch < s.epochs:
+            if s.patience is not None and self.best_epoch is not None and self.epoch - self.best_epoch >= s.patience:
+                break
+            self._run_epoch(train, validation, per_epoch)
+        if s.best_on != "last" and self.checkpoints is not None:
+            best = self.checkpoints.root / "best.safetensors"
+            if best.exists():
+                self.model.load(str(best))
+        return self.history
+
+    def _run_epoch(self, train: Dataset, validation: Dataset | None, per_epoch: int) -> None:
+        s, be, model = self.settings, self.model.backend, self.model
+        xp = be.xp
+        e = self.epoch
+        start = time.perf_counter()
+        model.train()
+        model.set_dropout_seed(_seed(self.seed, e, 1))
+        order_seed = _seed(self.seed, e, 0) if s.shuffle else None
+        loss_sum = correct = seen = 0.0
+        for i, (x_np, y_np) in enumerate(train.batches(s.batch_size, seed=order_seed, drop_last=s.drop_last)):
+            self.optimizer.set_lr_scale(
+                lr_factor(s.schedule, e + i / per_epoch, s.epochs, step_size=s.step_size, gamma=s.gamma,
+                          warmup_epochs=s.warmup_epochs)
+            )
+            x, y = be.asarray(x_np), be.asarray(y_np)
+            extra = self.defense.inputs(model, x, y, _seed(self.seed, e, 2, i), e * per_epoch + i)
+            loss, logits = self.optimizer.step(self.defense.objective, x, y, *extra)
+            value = float(be.to_numpy(loss))
+            if not np.isfinite(value):
+                self._diverged(e, i, value)
+            correct += float(be.to_numpy(xp.sum(xp.astype(xp.argmax(logits, axis=1) == y, xp.float32))))
+            loss_sum += value * len(y_np)
+            seen += len(y_np)
+            for cb in self.callbacks:
+                if hasattr(cb, "on_step"):
+                    cb.on_step(e, i, per_epoch, value)
+        record: dict[str, Any] = {
+            "epoch": e + 1, "loss": loss_sum / seen, "train_accuracy": correct / seen,
+            "lr": s.lr * lr_factor(s.schedule, e + 1 - 1e-9, s.epochs, step_size=s.step_size, gamma=s.gamma,
+                                   warmup_epochs=s.warmup_epochs),
+            "train_seconds": time.perf_counter() - start,
+        }
+        if validation is not None and len(validation):
+            clean, robust = evaluate_accuracy(model, validation, batch_size=self.validation_batch_size,
+                                              attack=self.robust_attack)
+            record["val_clean_accuracy"] = clean
+            if robust is not None:
+                record["val_robust_accuracy"] = robust
+        self.epoch = e + 1
+        self.history.append(record)
+        improved = self._update_best(record)
+        if self.checkpoints is not None:
+            self.checkpoints.save(model, self.optimizer, self._state(), best=improved)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_epoch"):
+                cb.on_epoch(record)
+
+    def _update_best(self, record: dict[str, Any]) -> bool:
+        key = {"clean": "val_clean_accuracy", "robust": "val_robust_accuracy"}.get(self.settings.best_on)
+        if key is None:
+            return False
+        if key not in record:
+            raise ConfigError(
+                f"train.best_on = {self.settings.best_on!r} needs a validation set"
+                + (" and a robust validation attack" if key == "val_robust_accuracy" else "")
+            )
+        if self.best is None or record[key] > self.best:
+            self.best, self.best_epoch = record[key], record["epoch"]
+            return True
+        return False
+
+    def _diverged(self, epoch: int, batch: int, value: float) -> None:
+        where = "the initial weights"
+        if self.checkpoints is not None and self.checkpoints.exists():
+            self.checkpoints.restore(self.model, self.optimizer)
+            where = f"the checkpoint of epoch {self.epoch} in {self.checkpoints.root}"
+        else:
+            self.model.load_parameters(self._initial)
+        raise TrainingDivergedError(
+            f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1}; the model was put back to {where}. "
+            "Lower the learning rate, set train.clip_norm, or check the data for NaN"
+        )
