@@ -113,7 +113,7 @@ def evaluate_accuracy(
     correct = robust = total = 0
     with evaluating(model):
         for x_np, y_np in dataset.batches(batch_size):
-            x, y = be.asarray(x_np), be.asarray(y_np)
+            x, y = be.asarray(x_np, dtype=getattr(model, "dtype", None)), be.asarray(y_np)
             with be.no_grad():
                 ok = be.to_numpy(xp.argmax(model(x), axis=1) == y)
             correct += int(ok.sum())
@@ -217,13 +217,14 @@ class Trainer:
         model.train()
         model.set_dropout_seed(_seed(self.seed, e, 1))
         order_seed = _seed(self.seed, e, 0) if s.shuffle else None
+        dtype = getattr(model, "dtype", None)
         loss_sum = correct = seen = 0.0
         for i, (x_np, y_np) in enumerate(train.batches(s.batch_size, seed=order_seed, drop_last=s.drop_last)):
             self.optimizer.set_lr_scale(
                 lr_factor(s.schedule, e + i / per_epoch, s.epochs, step_size=s.step_size, gamma=s.gamma,
                           warmup_epochs=s.warmup_epochs)
             )
-            x, y = be.asarray(x_np), be.asarray(y_np)
+            x, y = be.asarray(x_np, dtype=dtype), be.asarray(y_np)
             extra = self.defense.inputs(model, x, y, _seed(self.seed, e, 2, i), e * per_epoch + i)
             loss, logits = self.optimizer.step(self.defense.objective, x, y, *extra)
             value = float(be.to_numpy(loss))
