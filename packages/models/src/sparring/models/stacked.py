@@ -1,7 +1,7 @@
 """The Kasl thesis's StackedModel on either backend (factory of the ``stacked`` entries).
 
 One block of Annotated S4's StackedModel around a sequence layer ``ff``, ``gru``,
-``lstm`` or ``s4d``; architecture and parameter layout in
+``lstm``, ``s4`` or ``s4d``; architecture and parameter layout in
 :mod:`sparring.models.torch.stacked` and :mod:`sparring.models.jax.stacked` (identical
 names and shapes, so a weights file moves between frameworks unchanged).
 
@@ -15,8 +15,23 @@ many values per sample and is read in row-major order, so for the MNIST presets
 with ``input_shape=(28, 28)`` instead gives 28 steps of one image row each.)
 
 Parameter counts of the MNIST presets (d_model 128, F = 1 or 784, 10 classes): ff
-151,562, gru 133,642, lstm 166,410 (the thesis's numbers), s4d 51,466 (state_size 64:
-N/2 = 32 complex modes per channel; the thesis's 100,618 is the DPLR S4 layer).
+151,562, gru 133,642, lstm 166,410, s4 100,618 (the thesis's numbers), s4d 51,466
+(state_size 64: N/2 = 32 complex modes per channel).
+
+The s4 count, d = 128, N = 64 (Kasl 2024, ch. 5.1; the layout of Annotated S4's
+``S4Layer``, one copy per channel, complex numbers as real pairs)::
+
+    encoder  Linear 1 -> d                     d + d                    =    256
+    norm     LayerNorm weight, bias            2 d                      =    256
+    seq      Lambda_re, Lambda_im  (d, N)      2 N d                    = 16,384
+             P, B, C               (d, N, 2)   3 * 2 N d                = 49,152
+             D, log_step           (d,)        2 d                      =    256
+    out, gate  Linear d -> d (GLU)             2 (d^2 + d)              = 33,024
+    decoder  Linear d -> 10                    10 d + 10                =  1,290
+                                                                          100,618
+
+i.e. the shell of the block (34,826) plus ``(8N + 2) d = 65,792``. The same rule gives
+the thesis's GTSRB S4 (d 324, N 224, 3 colour features, 43 classes): 807,775.
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ from .backends import get_backend
 
 __all__ = ["LAYERS", "check_sample_size", "sequence_shape", "stacked"]
 
-LAYERS = ("ff", "gru", "lstm", "s4d")
+LAYERS = ("ff", "gru", "lstm", "s4", "s4d")
 
 
 def sequence_shape(layer: str, input_shape: Sequence[int]) -> tuple[int, int]:
@@ -79,6 +94,8 @@ def _check(layer: str, d_model: int, state_size: int, n_layers: int, num_classes
         raise ConfigError(
             f"stacked: s4d state_size N must be even and >= 2 (N/2 complex modes), got {state_size}"
         )
+    if layer == "s4" and state_size < 1:
+        raise ConfigError(f"stacked: s4 state_size N must be >= 1 (N complex states), got {state_size}")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"stacked: dropout is a rate in [0, 1), got {dropout}")
 
@@ -102,10 +119,12 @@ def stacked(
 
     Args:
         layer: ``"ff"`` (Linear per step), ``"gru"``, ``"lstm"`` (hidden size d_model,
-            Flax bias layout) or ``"s4d"`` (diagonal SSM, S4D-Lin init).
+            Flax bias layout), ``"s4"`` (DPLR SSM, HiPPO-LegS init, kernel of length L)
+            or ``"s4d"`` (diagonal SSM, S4D-Lin init).
         input_shape: ``(L, F)`` or ``(L,)`` per sample (any shape for ``ff``).
         d_model: channels of the encoder, the blocks and the recurrent state.
-        state_size: S4D's N (N/2 complex modes per channel); unused by the other layers.
+        state_size: S4's N (N complex states per channel) or S4D's N (N/2 complex
+            modes per channel); unused by the other layers.
         n_layers: number of sequence blocks (the thesis uses 1).
         dropout: rate of the blocks' dropouts (one mask per sample and channel); off in eval.
         value_range: metadata for attacks (the thesis scales inputs to [-1, 1]).

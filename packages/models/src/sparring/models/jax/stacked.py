@@ -25,6 +25,7 @@ from sparring.core.errors import ConfigError
 from ..stacked import check_sample_size
 from .dense import Linear
 from .rnn import GRU, LSTM
+from .s4 import S4
 from .s4d import S4D
 
 __all__ = ["LayerNorm", "SequenceBlock", "StackedModel"]
@@ -44,26 +45,44 @@ class LayerNorm(nnx.Module):
         return (x - mean) * jax.lax.rsqrt(var + self.eps) * self.weight[...] + self.bias[...]
 
 
-def _sequence_layer(layer: str, d_model: int, state_size: int, *, rngs: nnx.Rngs, dtype: Any) -> nnx.Module:
+def _sequence_layer(
+    layer: str, d_model: int, state_size: int, seq_len: int | None, *, rngs: nnx.Rngs, dtype: Any
+) -> nnx.Module:
     if layer == "ff":
         return Linear(d_model, d_model, rngs=rngs, dtype=dtype)
     if layer == "gru":
         return GRU(d_model, d_model, rngs=rngs, dtype=dtype)
     if layer == "lstm":
         return LSTM(d_model, d_model, rngs=rngs, dtype=dtype)
+    if layer == "s4":
+        if seq_len is None:
+            raise ConfigError("an s4 sequence layer needs seq_len, the length of its convolution kernel")
+        return S4(d_model, state_size, seq_len, rngs=rngs, dtype=dtype)
     if layer == "s4d":
         return S4D(d_model, state_size, rngs=rngs, dtype=dtype)
-    raise ConfigError(f"unknown sequence layer {layer!r}; known: ff, gru, lstm, s4d")
+    raise ConfigError(f"unknown sequence layer {layer!r}; known: ff, gru, lstm, s4, s4d")
 
 
 class SequenceBlock(nnx.Module):
-    """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``."""
+    """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``.
+
+    ``seq_len`` is the kernel length of an ``s4`` layer, which needs it (longer inputs
+    are refused); the other layers ignore it.
+    """
 
     def __init__(
-        self, layer: str, d_model: int, state_size: int, dropout: float, *, rngs: nnx.Rngs, dtype: Any = jnp.float32
+        self,
+        layer: str,
+        d_model: int,
+        state_size: int,
+        dropout: float,
+        *,
+        seq_len: int | None = None,
+        rngs: nnx.Rngs,
+        dtype: Any = jnp.float32,
     ) -> None:
         self.norm = LayerNorm(d_model, dtype=dtype)
-        self.seq = _sequence_layer(layer, d_model, state_size, rngs=rngs, dtype=dtype)
+        self.seq = _sequence_layer(layer, d_model, state_size, seq_len, rngs=rngs, dtype=dtype)
         self.out = Linear(d_model, d_model, rngs=rngs, dtype=dtype)
         self.gate = Linear(d_model, d_model, rngs=rngs, dtype=dtype)
         self.drop = nnx.Dropout(dropout, broadcast_dims=(1,), rngs=rngs)
@@ -95,7 +114,10 @@ class StackedModel(nnx.Module):
         self.seq_len, self.features = seq_len, features
         self.encoder = Linear(features, d_model, rngs=rngs, dtype=dtype)
         self.blocks = nnx.List(
-            [SequenceBlock(layer, d_model, state_size, dropout, rngs=rngs, dtype=dtype) for _ in range(n_layers)]
+            [
+                SequenceBlock(layer, d_model, state_size, dropout, seq_len=seq_len, rngs=rngs, dtype=dtype)
+                for _ in range(n_layers)
+            ]
         )
         self.decoder = Linear(d_model, num_classes, rngs=rngs, dtype=dtype)
 

@@ -4,7 +4,7 @@
 
     h = encoder(x)                                      Linear F -> d      (B, L, d)
     n_layers x SequenceBlock:
-        z = seq(LayerNorm(h))                           ff | gru | lstm | s4d
+        z = seq(LayerNorm(h))                           ff | gru | lstm | s4 | s4d
         z = dropout(gelu(z))
         z = out(z) * sigmoid(gate(z))                   GLU, two Linear d -> d
         h = h + dropout(z)                              residual
@@ -16,7 +16,7 @@ GELU is the tanh approximation (Flax's ``nn.gelu`` default); LayerNorm has eps 1
 (Flax's default). Linear layers use torch's layout and initialisation.
 
 Parameter names: ``encoder.{weight,bias}``, ``blocks.{i}.norm.{weight,bias}``,
-``blocks.{i}.seq.*`` (see :mod:`.rnn`, :mod:`.s4d`; ``ff`` is one Linear:
+``blocks.{i}.seq.*`` (see :mod:`.rnn`, :mod:`.s4`, :mod:`.s4d`; ``ff`` is one Linear:
 ``blocks.{i}.seq.{weight,bias}``), ``blocks.{i}.out.*``, ``blocks.{i}.gate.*``,
 ``decoder.{weight,bias}``; identical in :mod:`sparring.models.jax.stacked`.
 
@@ -34,6 +34,7 @@ from sparring.core.errors import ConfigError
 
 from ..stacked import check_sample_size
 from .rnn import GRU, LSTM
+from .s4 import S4
 from .s4d import S4D
 
 __all__ = ["SequenceBlock", "StackedModel", "TiedDropout", "make_linear"]
@@ -65,7 +66,13 @@ class TiedDropout(nn.Module):
 
 
 def _sequence_layer(
-    layer: str, d_model: int, state_size: int, *, generator: torch.Generator | None, dtype: torch.dtype
+    layer: str,
+    d_model: int,
+    state_size: int,
+    seq_len: int | None,
+    *,
+    generator: torch.Generator | None,
+    dtype: torch.dtype,
 ) -> nn.Module:
     if layer == "ff":
         return make_linear(d_model, d_model, generator=generator, dtype=dtype)
@@ -73,13 +80,21 @@ def _sequence_layer(
         return GRU(d_model, d_model, generator=generator, dtype=dtype)
     if layer == "lstm":
         return LSTM(d_model, d_model, generator=generator, dtype=dtype)
+    if layer == "s4":
+        if seq_len is None:
+            raise ConfigError("an s4 sequence layer needs seq_len, the length of its convolution kernel")
+        return S4(d_model, state_size, seq_len, generator=generator, dtype=dtype)
     if layer == "s4d":
         return S4D(d_model, state_size, generator=generator, dtype=dtype)
-    raise ConfigError(f"unknown sequence layer {layer!r}; known: ff, gru, lstm, s4d")
+    raise ConfigError(f"unknown sequence layer {layer!r}; known: ff, gru, lstm, s4, s4d")
 
 
 class SequenceBlock(nn.Module):
-    """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``."""
+    """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``.
+
+    ``seq_len`` is the kernel length of an ``s4`` layer, which needs it (longer inputs
+    are refused); the other layers ignore it.
+    """
 
     def __init__(
         self,
@@ -88,12 +103,13 @@ class SequenceBlock(nn.Module):
         state_size: int,
         dropout: float,
         *,
+        seq_len: int | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=1e-6, dtype=dtype)
-        self.seq = _sequence_layer(layer, d_model, state_size, generator=generator, dtype=dtype)
+        self.seq = _sequence_layer(layer, d_model, state_size, seq_len, generator=generator, dtype=dtype)
         self.out = make_linear(d_model, d_model, generator=generator, dtype=dtype)
         self.gate = make_linear(d_model, d_model, generator=generator, dtype=dtype)
         self.drop = TiedDropout(dropout)
@@ -126,7 +142,7 @@ class StackedModel(nn.Module):
         self.seq_len, self.features = seq_len, features
         self.encoder = make_linear(features, d_model, generator=generator, dtype=dtype)
         self.blocks = nn.ModuleList(
-            SequenceBlock(layer, d_model, state_size, dropout, generator=generator, dtype=dtype)
+            SequenceBlock(layer, d_model, state_size, dropout, seq_len=seq_len, generator=generator, dtype=dtype)
             for _ in range(n_layers)
         )
         self.decoder = make_linear(d_model, num_classes, generator=generator, dtype=dtype)
