@@ -138,6 +138,113 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"[red]conflict[/]: {c['error']}")
 
 
+def _resolve_pipeline(pipeline: str, overrides: list[str]) -> Any:
+    """A TOML path, or the name of a registered pipeline, as a validated config."""
+    from pathlib import Path
+
+    from sparring.core.config import load_pipeline
+
+    if pipeline.endswith(".toml") or Path(pipeline).is_file():
+        return load_pipeline(Path(pipeline), overrides=overrides)
+    spec = get_registry().get("pipeline", pipeline)
+    source = spec.load()()
+    return load_pipeline(source, overrides=overrides, origin=f"pipeline {pipeline!r}")
+
+
+class _Terminated(SparringError):
+    """SIGTERM arrived: the run stops at once; finished stages and checkpoints stay."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated("the run was terminated (SIGTERM); continue it with --resume and the same --out")
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting, e.g. --set train.epochs=3 --set 'attacks[0].eps=[0.1]'.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default: runs/<pipeline name>, or a fresh runs/<name>-N).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out, skipping its finished stages.")
+@click.option("--device", default=None, help="cpu, cuda or gpu (overrides the pipeline's device).")
+@click.option("--backend", type=click.Choice(["torch", "jax"]), default=None, help="Framework to run on.")
+def run(pipeline: str, overrides: tuple[str, ...], out: str | None, resume: bool, device: str | None,
+        backend: str | None) -> None:
+    """Run PIPELINE (a registered name such as quickstart, or a .toml file) into a run directory."""
+    import signal
+
+    from .rundir import RunDir
+    from .runner import run_pipeline
+
+    sets = list(overrides)
+    if device is not None:
+        sets.append(f"device={json.dumps(device)}")
+    if backend is not None:
+        sets.append(f"backend={json.dumps(backend)}")
+    cfg = _resolve_pipeline(pipeline, sets)
+    run_dir = RunDir.choose(out, cfg.name, resume=resume)
+    console = Console(stderr=True)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        click.echo(f"run directory: {run_dir.root}", err=True)
+        progress = _progress(console) if console.is_terminal else None
+        run_pipeline(cfg, run_dir, resume=resume, log=lambda m: console.print(m, highlight=False),
+                     progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo((run_dir.root / "results.md").read_text(encoding="utf-8"))
+    click.echo(f"written: {run_dir.root}/results.md, results.csv, *.png, config.toml, metrics.jsonl", err=True)
+
+
+def _progress(console: Console) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=console, transient=True)
+    tasks: dict[tuple[str, int], Any] = {}
+
+    def update(label: str, epoch: int, done: int, total: int, loss: float) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        key = (label, epoch)
+        if key not in tasks:
+            tasks[key] = bar.add_task(f"{label} epoch {epoch + 1}", total=total, loss=loss)
+        bar.update(tasks[key], completed=done, loss=loss)
+        if done == total:
+            bar.remove_task(tasks.pop(key))
+
+    return update
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def pipelines(as_json: bool) -> None:
+    """List the registered pipelines (run one with `sparring run NAME`)."""
+    rows = [{"name": n, "summary": s.summary, "distribution": get_registry().provider("pipeline", n).distribution}
+            for n, s in get_registry().specs("pipeline").items()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="pipelines")
+    for col in ("name", "distribution", "summary"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["distribution"], r["summary"])
+    Console(soft_wrap=True).print(table)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report(run_dir: str) -> None:
+    """Re-render the tables and plots of RUN_DIR from its saved results."""
+    from .report import rerender
+
+    rerender(run_dir)
+    from pathlib import Path
+
+    click.echo((Path(run_dir) / "results.md").read_text(encoding="utf-8"))
+
+
 def main() -> None:
     """Entry point: sparring errors become one clear line and exit status 2."""
     try:
