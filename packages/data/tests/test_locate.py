@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparring.core.errors import ConfigError, DataError
-from sparring.data import data_root, locate_files, verify_sha256
+from sparring.data import data_root, locate_files, locate_folder, verify_sha256
 from sparring.data.locate import ENV_VAR
 
 EXPECTED = [("a.bin.gz", "a.bin"), ("b.bin.gz", "b.bin")]
@@ -87,6 +87,21 @@ def test_a_folder_named_like_a_file_does_not_count(tmp_path) -> None:
     touch(tmp_path / "b.bin")
     with pytest.raises(DataError, match="missing: a.bin.gz or a.bin"):
         locate_files("'toy'", EXPECTED, root=tmp_path, source="S")
+
+
+def test_locate_folder_needs_the_files_and_the_subfolders(tmp_path) -> None:
+    touch(tmp_path / "toy" / "a.bin")
+    touch(tmp_path / "toy" / "sub" / "x" / "file")
+    folder, files = locate_folder("'toy'", files=[("a.bin",)], subfolders=("sub/x",), root=tmp_path,
+                                  folders=("toy", ""), source="S")
+    assert folder == tmp_path / "toy" and files == [tmp_path / "toy" / "a.bin"]
+    with pytest.raises(DataError) as info:
+        locate_folder("'toy'", files=[("a.bin",)], subfolders=("sub/x", "other"), root=tmp_path,
+                      folders=("toy", ""), source="S")
+    msg = str(info.value)
+    assert "Expected files and folders" in msg and "\n  a.bin\n  sub/x/  (a folder)\n  other/  (a folder)\n" in msg
+    assert f"{tmp_path / 'toy'}  (missing: other/)" in msg
+    assert f"{tmp_path}  (missing: a.bin; sub/x/; other/)" in msg
 
 
 def test_sha256_verification(tmp_path) -> None:

@@ -14,7 +14,7 @@ from sparring.data import ArrayDataset, load_dataset, plugin
 
 from data_writers import write_mnist_tree
 
-NAMES = {"mnist", "fashion-mnist", "cifar10", "mnist-sample"}
+NAMES = {"mnist", "fashion-mnist", "cifar10", "gtsrb", "speech-commands", "urbansound8k", "mnist-sample"}
 
 
 @pytest.mark.parametrize("spec", plugin.register_datasets(), ids=lambda s: s.name)

@@ -168,8 +168,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping its finished stages.")
 @click.option("--device", default=None, help="cpu, cuda or gpu (overrides the pipeline's device).")
 @click.option("--backend", type=click.Choice(["torch", "jax"]), default=None, help="Framework to run on.")
+@click.option("--check", is_flag=True, help="Only validate the pipeline (keys, types, plugin names) and print it.")
 def run(pipeline: str, overrides: tuple[str, ...], out: str | None, resume: bool, device: str | None,
-        backend: str | None) -> None:
+        backend: str | None, check: bool) -> None:
     """Run PIPELINE (a registered name such as quickstart, or a .toml file) into a run directory."""
     import signal
 
@@ -182,6 +183,12 @@ def run(pipeline: str, overrides: tuple[str, ...], out: str | None, resume: bool
     if backend is not None:
         sets.append(f"backend={json.dumps(backend)}")
     cfg = _resolve_pipeline(pipeline, sets)
+    if check:
+        from sparring.core.config import check_names, dump_toml
+
+        check_names(cfg, get_registry())
+        click.echo(dump_toml(cfg))
+        return
     run_dir = RunDir.choose(out, cfg.name, resume=resume)
     console = Console(stderr=True)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

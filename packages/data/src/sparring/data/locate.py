@@ -28,7 +28,15 @@ from pathlib import Path
 
 from sparring.core.errors import ConfigError, DataError
 
-__all__ = ["ENV_VAR", "DEFAULT_ROOT", "data_root", "locate_files", "verify_sha256", "sha256_file"]
+__all__ = [
+    "ENV_VAR",
+    "DEFAULT_ROOT",
+    "data_root",
+    "locate_files",
+    "locate_folder",
+    "verify_sha256",
+    "sha256_file",
+]
 
 ENV_VAR = "SPARRING_DATA"
 """Environment variable naming the data root when no ``root`` argument is given."""
@@ -79,10 +87,40 @@ def locate_files(
         DataError: no searched folder holds every file; the message lists each expected
             file, each folder searched with what it lacks, and ``source``.
     """
+    return _search(dataset, expected, (), root=root, folders=folders, source=source)[1]
+
+
+def locate_folder(
+    dataset: str,
+    *,
+    files: Sequence[Sequence[str]] = (),
+    subfolders: Sequence[str] = (),
+    root: str | os.PathLike[str] | None = None,
+    folders: Sequence[str] = ("",),
+    source: str,
+) -> tuple[Path, list[Path]]:
+    """Find the folder of a dataset laid out as a tree: ``(folder, paths of files)``.
+
+    Like :func:`locate_files`, and the folder must also hold every one of ``subfolders``
+    (relative paths such as ``"Final_Training/Images"`` or ``"zero"``). The error lists
+    the expected files and folders the same way.
+    """
+    return _search(dataset, files, subfolders, root=root, folders=folders, source=source)
+
+
+def _search(
+    dataset: str,
+    expected: Sequence[Sequence[str]],
+    subfolders: Sequence[str],
+    *,
+    root: str | os.PathLike[str] | None,
+    folders: Sequence[str],
+    source: str,
+) -> tuple[Path, list[Path]]:
     base, origin = _root_and_origin(root)
     candidates: list[Path] = []
-    for folder in folders:
-        path = base / folder if folder else base
+    for name in folders:
+        path = base / name if name else base
         if path not in candidates:
             candidates.append(path)
     reports: list[str] = []
@@ -98,13 +136,18 @@ def locate_files(
                 missing.append(_either(names))
             else:
                 found.append(hit)
+        missing += [f"{sub}/" for sub in subfolders if not (folder / sub).is_dir()]
         if not missing:
-            return found
+            return folder, found
         reports.append(f"  {folder}  (missing: {'; '.join(missing)})")
     listing = "\n".join(f"  {_either(names)}" for names in expected)
+    if subfolders:
+        listing += "\n" if listing else ""
+        listing += "\n".join(f"  {sub}/  (a folder)" for sub in subfolders)
     raise DataError(
         f"dataset {dataset} not found under data root {base} (from {origin}).\n"
-        f"Expected files (any one of the names on a line):\n{listing}\n"
+        f"Expected {'files and folders' if subfolders else 'files'} (any one of the names on a line):\n"
+        f"{listing}\n"
         f"Folders searched:\n" + "\n".join(reports) + "\n"
         f"Get the files from {source}\n"
         f"and put them in {candidates[0]}, or pass root=<folder holding them>, or set ${ENV_VAR}. "
