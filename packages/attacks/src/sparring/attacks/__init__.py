@@ -4,8 +4,10 @@ Attacks are plain functions ``attack(model, x, y, *, eps, ...) -> AttackResult``
 run unchanged on torch and JAX models. Importing this package imports no framework.
 """
 
+from .apgd import apgd
 from .ascent import maximize
 from .class_copies import class_copies, class_targeted
+from .cw import cw_l2
 from .deepfool import deepfool
 from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, robust_accuracy
 from .fgsm import fgsm
@@ -15,8 +17,10 @@ from .pgd import pgd
 __all__ = [
     "RobustnessReport",
     "accuracy_at_thresholds",
+    "apgd",
     "class_copies",
     "class_targeted",
+    "cw_l2",
     "deepfool",
     "fgsm",
     "maximize",

@@ -132,7 +132,7 @@ def _image_specs(dense_params: dict[str, object]) -> list[ModelSpec]:
         ),
         ModelSpec(
             name="cnn",
-            summary="[conv-ReLU-maxpool2] x len(channels), ReLU MLP head; channels-last images",
+            summary="conv-ReLU-maxpool2 stages (one per channels entry), ReLU MLP head; channels-last images",
             factory=_CNN,
             backends=_BOTH,
             params=cnn_params,
@@ -146,7 +146,7 @@ def _image_specs(dense_params: dict[str, object]) -> list[ModelSpec]:
         ),
         ModelSpec(
             name="lenet-mnist",
-            summary="Matyasko thesis Lenet-5: conv32-5x5, pool, conv64-5x5, pool, fc512, fc10, 'valid' (582,026 parameters)",
+            summary="Matyasko thesis Lenet-5: conv32-5x5, pool, conv64-5x5, pool, fc512, fc10 (582,026 parameters)",
             factory=_CNN,
             backends=_BOTH,
             params={**cnn_params, "input_shape": (28, 28), "padding": "valid", "hidden": (512,)},
