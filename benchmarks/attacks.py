@@ -20,18 +20,28 @@ import numpy as np
 
 from _common import environment, mnist_sample, timed, trained_dense, write_json
 
-# attack -> hyper-parameters, identical for every library (no random start: deterministic)
+# attack -> hyper-parameters, identical for every library (no random start: deterministic,
+# except APGD, whose random starts each library draws its own way)
 SETTINGS: dict[str, dict[str, Any]] = {
     "fgsm": {"eps": 0.1},
     "pgd-40": {"eps": 0.1, "steps": 40, "step_size": 0.01},
     "mim-10": {"eps": 0.1, "steps": 10, "step_size": 0.01, "momentum": 1.0},
     "deepfool-l2": {"steps": 50, "overshoot": 0.02},  # minimum norm: no eps
+    "apgd-100": {"eps": 0.1, "steps": 100, "loss": "ce"},
+    # the reference defaults but 1,000 steps (not 10,000); minimum norm: no eps
+    "cw-l2": {"binary_search_steps": 9, "steps": 1000, "initial_const": 1e-3, "lr": 0.01, "confidence": 0.0},
 }
-MINIMUM_NORM = {"deepfool-l2"}
+MINIMUM_NORM = {"deepfool-l2", "cw-l2"}
+# what each peer library has: Foolbox 3 has no APGD; torchattacks's CW has no binary search
+# over c (one fixed c), a different attack, so it is not timed against the others
+PEER_ATTACKS = {
+    "torchattacks": {"fgsm", "pgd-40", "mim-10", "deepfool-l2", "apgd-100"},
+    "foolbox": {"fgsm", "pgd-40", "mim-10", "deepfool-l2", "cw-l2"},
+}
 
 
 def sparring_runner(backend: str, weights: Path, device: str):
-    from sparring.attacks import deepfool, fgsm, mim, pgd
+    from sparring.attacks import apgd, cw_l2, deepfool, fgsm, mim, pgd
     from sparring.models import build_model
 
     model = build_model("dense-mnist", backend=backend, device=device)
@@ -48,6 +58,13 @@ def sparring_runner(backend: str, weights: Path, device: str):
             r = pgd(model, xb, yb, eps=s["eps"], steps=s["steps"], step_size=s["step_size"])
         elif attack == "deepfool-l2":
             r = deepfool(model, xb, yb, norm="l2", steps=s["steps"], overshoot=s["overshoot"])
+        elif attack == "apgd-100":
+            r = apgd(model, xb, yb, eps=s["eps"], steps=s["steps"], loss=s["loss"])
+        elif attack == "cw-l2":
+            r = cw_l2(
+                model, xb, yb, binary_search_steps=s["binary_search_steps"], steps=s["steps"],
+                initial_const=s["initial_const"], lr=s["lr"], confidence=s["confidence"],
+            )
         else:
             r = mim(model, xb, yb, eps=s["eps"], steps=s["steps"], step_size=s["step_size"], momentum=s["momentum"])
         return be.to_numpy(r.x_adv)
@@ -84,10 +101,12 @@ def torchattacks_runner(weights: Path, device: str):
             atk = torchattacks.PGD(net, eps=s["eps"], alpha=s["step_size"], steps=s["steps"], random_start=False)
         elif attack == "deepfool-l2":
             atk = torchattacks.DeepFool(net, steps=s["steps"], overshoot=s["overshoot"])
+        elif attack == "apgd-100":
+            atk = torchattacks.APGD(net, norm="Linf", eps=s["eps"], steps=s["steps"], n_restarts=1, loss=s["loss"])
         else:
             atk = torchattacks.MIFGSM(net, eps=s["eps"], alpha=s["step_size"], steps=s["steps"], decay=s["momentum"])
         xt = torch.as_tensor(x[:, None], device=device)
-        return atk(xt, torch.as_tensor(y, device=device))[:, 0].cpu().numpy()
+        return atk(xt, torch.as_tensor(y, device=device))[:, 0].detach().cpu().numpy()
 
     return run
 
@@ -106,6 +125,11 @@ def foolbox_runner(weights: Path, device: str):
             atk = fb.attacks.LinfPGD(abs_stepsize=s["step_size"], steps=s["steps"], random_start=False)
         elif attack == "deepfool-l2":
             atk = fb.attacks.L2DeepFoolAttack(steps=s["steps"], overshoot=s["overshoot"], candidates=None)
+        elif attack == "cw-l2":
+            atk = fb.attacks.L2CarliniWagnerAttack(
+                binary_search_steps=s["binary_search_steps"], steps=s["steps"], stepsize=s["lr"],
+                confidence=s["confidence"], initial_const=s["initial_const"],
+            )
         else:
             atk = fb.attacks.LinfMomentumIterativeFastGradientMethod(
                 momentum=s["momentum"], abs_stepsize=s["step_size"], steps=s["steps"]
@@ -125,6 +149,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attacks-cpu.json")
     args = parser.parse_args()
+    unknown = sorted(set(args.attacks.split(",")) - set(SETTINGS))
+    if unknown:
+        parser.error(f"unknown attacks {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
 
     weights = trained_dense()
     _, _, x_test, y_test = mnist_sample()
@@ -144,6 +171,8 @@ def main() -> None:
     for attack in args.attacks.split(","):
         results = {}
         for name, run in runners.items():
+            if attack not in PEER_ATTACKS.get(name, SETTINGS):
+                continue
             repeats = 1 if attack in MINIMUM_NORM else args.repeats  # peers' DeepFool is slow
             first, median, x_adv = timed(lambda run=run: run(attack, x, y), repeats=repeats)
             fooled = predict(x_adv) != y

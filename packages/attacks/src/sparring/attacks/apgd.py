@@ -76,7 +76,7 @@ def checkpoints(steps: int) -> list[int]:
     return out
 
 
-def halve_step(rises: Array, span: int, rho: float, halved: Array, f_max: Array, f_max_ckpt: Array) -> Array:
+def halve_step(rises: Array, span: float, rho: float, halved: Array, f_max: Array, f_max_ckpt: Array) -> Array:
     """``(B,)`` bool: halve the step at this checkpoint (condition 1 or condition 2).
 
     ``rises``: steps since the last checkpoint (``span`` of them) where the loss rose;
@@ -86,15 +86,17 @@ def halve_step(rises: Array, span: int, rho: float, halved: Array, f_max: Array,
     return (rises < rho * span) | (~halved & (f_max <= f_max_ckpt))
 
 
-def _start_on_sphere(be: Backend, key: Key, x: Array, eps: Array, norm: str) -> Array:
-    """``x + ε · u / ||u||_p`` clipped to range: u uniform in [-1, 1] (linf) or normal (l2)."""
+def _start_on_sphere(
+    be: Backend, key: Key, x: Array, eps: Array, norm: str, value_range: tuple[float, float]
+) -> Array:
+    """``x + ε · u / ||u||_p`` clipped to the range: u uniform in [-1, 1] (linf) or normal (l2)."""
     xp = be.xp
     if norm == "linf":
         u = be.uniform(key, x.shape, low=-1.0, high=1.0, dtype=x.dtype)
     else:
         u = be.normal(key, x.shape, dtype=x.dtype)
     n = xp.maximum(lp_norm(xp, u, norm), xp.asarray(TINY, dtype=x.dtype))
-    return x + bcast(xp, eps / n, x) * u
+    return clip_to_range(xp, x + bcast(xp, eps / n, x) * u, value_range)
 
 
 def apgd(
@@ -170,8 +172,7 @@ def apgd(
         for key in keys:
             if ActiveSet(be, found).empty():
                 break
-            x0 = _start_on_sphere(be, key, x, eps_b, norm)
-            x0 = clip_to_range(xp, x0, model.value_range)
+            x0 = _start_on_sphere(be, key, x, eps_b, norm, model.value_range)
             x_best, f_best, found, spent = _run(
                 model, x, y, x0, eps_b, found, x_best, f_best, evaluate=evaluate, step=step, steps=steps,
                 alpha=momentum, targeted=targeted, callback=callback,
@@ -181,7 +182,7 @@ def apgd(
 
 
 def _make_step(model: Model, *, norm: str, loss: str, targeted: bool, rho: float) -> tuple[Callable[..., Any], Step]:
-    """``evaluate(x, y) -> (J_i, logits, grad)`` and one compiled APGD step (module docstring).
+    """``evaluate(x, y) -> (J_i, logits, grad)`` and one APGD step (module docstring), compiled.
 
     ``step(s, x, y, eps, held, a, mark, span) -> (s', stop)`` runs on the rows given; ``a``
     is the weight of the new gradient step (1 at the first step), ``mark`` says whether
@@ -199,25 +200,25 @@ def _make_step(model: Model, *, norm: str, loss: str, targeted: bool, rho: float
         (_, logits), grad = be.value_and_grad(fn, x_t, y_t, has_aux=True)
         return sign * per_sample(xp, logits, y_t), logits, grad
 
-    def project(v: Array, x0: Array, e: Array) -> Array:
-        return clip_to_range(xp, x0 + project_ball(xp, v - x0, e, norm), lo_hi)
+    def project(v: Array, xc: Array, e: Array) -> Array:
+        return clip_to_range(xp, xc + project_ball(xp, v - xc, e, norm), lo_hi)
 
     def step(
-        s: dict[str, Array], x0: Array, y: Array, e: Array, held: Array, a: Any, mark: Array, span: Any
+        s: dict[str, Array], xc: Array, y: Array, e: Array, held: Array, a: Any, mark: Array, span: Any
     ) -> tuple[dict[str, Array], Array]:
         x_k = s["x_k"]
-        z = project(x_k + bcast(xp, s["eta"], x0) * steepest_direction(xp, s["g"], norm), x0, e)
-        x_new = project(x_k + a * (z - x_k) + (1.0 - a) * (x_k - s["x_prev"]), x0, e)
+        z = project(x_k + bcast(xp, s["eta"], xc) * steepest_direction(xp, s["g"], norm), xc, e)
+        x_new = project(x_k + a * (z - x_k) + (1.0 - a) * (x_k - s["x_prev"]), xc, e)
         f_new, logits, g_new = evaluate(x_new, y)
         fooled = is_adversarial(xp, logits, y, targeted)
         better = f_new > s["f_max"]
-        nb = bcast(xp, better, x0)
+        nb = bcast(xp, better, xc)
         x_max, g_max = xp.where(nb, x_new, s["x_max"]), xp.where(nb, g_new, s["g_max"])
         f_max = xp.where(better, f_new, s["f_max"])
         rises = s["rises"] + xp.astype(f_new > s["f"], f_new.dtype)
         # at a checkpoint: halve and go back to x_max (never away from a fooling iterate)
         halve = mark & halve_step(rises, span, rho, s["halved"], f_max, s["f_max_ckpt"]) & ~fooled
-        nh = bcast(xp, halve, x0)
+        nh = bcast(xp, halve, xc)
         new = {
             "x_k": xp.where(nh, x_max, x_new), "x_prev": x_k, "g": xp.where(nh, g_max, g_new),
             "f": xp.where(halve, f_max, f_new), "x_max": x_max, "g_max": g_max, "f_max": f_max,
@@ -226,10 +227,12 @@ def _make_step(model: Model, *, norm: str, loss: str, targeted: bool, rho: float
             "f_max_ckpt": xp.where(mark, f_max, s["f_max_ckpt"]),
             "halved": xp.where(mark, halve, s["halved"]),
         }
-        # rows already done (only on fixed-shape backends) stay as they were
+        if be.dynamic_shapes:  # only unfinished rows were given: nothing to hold
+            return new, fooled
+        # rows already done (fixed-shape backends) stay as they were
         return {name: xp.where(bcast(xp, held, v), s[name], v) for name, v in new.items()}, held | fooled
 
-    return evaluate, be.compile(step)
+    return be.compile(evaluate), be.compile(step)
 
 
 def _run(
@@ -273,23 +276,25 @@ def _run(
     }
     marks = set(checkpoints(steps))
     yes, no = be.asarray(True), be.asarray(False)
-    last_mark, spent = 0, 1
+    last_mark, spent, part = 0, 1, None
     for k in range(steps):
-        active = ActiveSet(be, done)
-        if active.empty():
-            break
+        if part is None:  # (re)select the rows still running
+            active = ActiveSet(be, done)
+            if active.empty():
+                break
+            part = {name: active.take(v) for name, v in state.items()}
+            rows = active.take(x), active.take(y), active.take(eps), active.take(done)
         mark = k + 1 in marks
-        part, stop = step(
-            {name: active.take(v) for name, v in state.items()},
-            active.take(x), active.take(y), active.take(eps), active.take(done),
-            1.0 if k == 0 else alpha, yes if mark else no, float(k + 1 - last_mark),
-        )
-        state = {name: active.put(state[name], part[name]) for name in state}
-        done = active.put(done, stop)
+        part, stop = step(part, *rows, 1.0 if k == 0 else alpha, yes if mark else no, float(k + 1 - last_mark))
         last_mark = k + 1 if mark else last_mark
         spent = k + 2
+        if bool(xp.any(stop != rows[3])):  # newly fooled rows: write back, select again
+            state = {name: active.put(state[name], part[name]) for name in state}
+            done, part = active.put(done, stop), None
         if callback is not None:
-            callback(k + 1, state["x_k"])
+            callback(k + 1, state["x_k"] if part is None else active.put(state["x_k"], part["x_k"]))
+    if part is not None:
+        state = {name: active.put(state[name], part[name]) for name in state}
     fooled_now = done & ~found
     x_best = xp.where(bcast(xp, fooled_now, x), state["x_k"], x_best)  # frozen at its fooling iterate
     improve = ~done & (state["f_max"] > f_best)

@@ -1,8 +1,8 @@
 """Carlini & Wagner L2 (C&W): the smallest L2 perturbation, by Adam in tanh space.
 
-With the model's value range [lo, hi], m = (hi - lo)/2, c_0 = (hi + lo)/2, each sample
-is written ``x' = m · tanh(w) + c_0`` (always inside the range; w_0 = atanh(0.999999 ·
-(x - c_0)/m), i.e. x) and Adam (β = 0.9, 0.999, 1e-8) minimises, per sample::
+With the model's value range [lo, hi], h = (hi - lo)/2, o = (hi + lo)/2, each sample is
+written ``x' = h · tanh(w) + o`` (always inside the range; w_0 = atanh(0.999999 · (x - o)/h),
+i.e. x) and Adam (β1 = 0.9, β2 = 0.999, 1e-8) minimises, per sample::
 
     L(w) = ||x' - x||_2^2 + c · f(x'),    f(x') = max(Z_y - max_{j≠y} Z_j, -κ)       (untargeted)
                                           f(x') = max(max_{j≠t} Z_j - Z_t, -κ)       (targeted, t = y)
@@ -11,28 +11,33 @@ is written ``x' = m · tanh(w) + c_0`` (always inside the range; w_0 = atanh(0.9
     w_t = w_{t-1} - lr · (m_t / (1 - β1^t)) / (sqrt(v_t / (1 - β2^t)) + 1e-8)
 
 Z are the logits. Every iterate that fools the model by the margin κ and is closer than
-the best so far is kept. After each of ``binary_search_steps`` runs (w and Adam restart
-from x), c moves per sample: halfway towards the largest c that failed if this run found
-an adversarial example, else ×10 until one run succeeds and halfway after that; with
-10 or more search steps the last one uses the smallest successful c. A run stops early
-for a sample when its loss did not fall by 0.01% over the last steps/10 iterations.
+the best so far is kept. ``binary_search_steps`` runs (w and Adam restart from x each
+time) search c per sample: after a run that found an adversarial example c becomes the
+midpoint of [largest failing c (or 0), smallest successful c]; after a failure c grows
+×10 until some run has succeeded, then takes the midpoint likewise; with 10 or more
+search steps the last run uses the smallest successful c. Every steps/10 iterations a
+sample's loss is compared with its loss at the previous check; if it did not fall below
+0.9999 times that, the sample's run stops (abort early).
 
 Minimum-norm attack: returns the smallest successful perturbation per sample; a sample
 never fooled returns x unchanged (success False); a clean-misclassified sample gets a
-zero perturbation. The whole batch is handled at once, each sample with its own c.
+zero perturbation. The whole batch is handled at once, each sample with its own c; on
+torch each Adam step runs on the samples still running, on jax it is compiled once per
+call (``Backend.compile``).
 
 Notes
 -----
 The early abort is decided per sample, as the reference code does at its default batch
 size of 1 (for larger batches it sums the losses), so a sample's result does not depend
-on the rest of the batch. The distance is
-measured to x itself, not to its image m · tanh(w_0) + c_0 (1e-6 apart).
+on the rest of the batch. The distance is measured to x itself, not to its image
+h · tanh(w_0) + o (1e-6 apart). f follows the runner-up logit, so on a multi-class
+model C&W may settle on the runner-up's boundary when another class's is nearer.
 
 References
 ----------
 N. Carlini, D. Wagner, "Towards Evaluating the Robustness of Neural Networks", IEEE S&P
 2017, arXiv:1608.04644, and its code (nicholas-carlini/nn_robust_attacks, l2_attack.py):
-lr 0.01, c_0 = 1e-3, 9 binary search steps, κ = 0, abort early.
+lr 0.01, initial c = 1e-3, 9 binary search steps, κ = 0, abort early.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ def cw_l2(
     xp = be.xp
     x, y, _ = prepare(model, x, y, 0.0)
     lo, hi = model.value_range
-    half, mid = (hi - lo) / 2.0, (hi + lo) / 2.0
+    half, mid = (hi - lo) / 2.0, (hi + lo) / 2.0  # h and o
     w0 = xp.atanh(xp.clip((x - mid) / half, -1.0, 1.0) * 0.999999)
     sign = 1.0 if targeted else -1.0  # f = max(sign · margin, -κ)
     shift = -confidence if targeted else confidence  # the κ-margin test moves Z_y by this
@@ -136,6 +141,8 @@ def cw_l2(
             "hit": s["hit"] | fools(logits, y_t),
         }
         stalled = held | (check & (per > 0.9999 * s["prev"]))
+        if be.dynamic_shapes:  # only unfinished rows were given: nothing to hold
+            return new, stalled
         return {name: xp.where(bcast(xp, held, v), s[name], v) for name, v in new.items()}, stalled
 
     step_fn = be.compile(adam_step)  # jax: one compiled step (eager jax pays per operation)
@@ -157,19 +164,22 @@ def cw_l2(
                 "prev": like_b + float("inf"),  # loss at the last abort check
                 "hit": xp.zeros_like(fooled0),  # an adversarial example in this run
             }
-            done, steps_run = fooled0, 0
+            done, steps_run, part = fooled0, 0, None
             for t in range(1, steps + 1):
-                active = ActiveSet(be, done)
-                if active.empty():
-                    break
-                check = yes if abort_early and (t - 1) % check_every == 0 else no
-                part, stalled = step_fn(
-                    {name: active.take(v) for name, v in state.items()},
-                    active.take(x), active.take(y), active.take(const), active.take(done), t, check,
-                )
-                state = {name: active.put(state[name], part[name]) for name in state}
-                done = active.put(done, stalled)
+                if part is None:  # (re)select the rows still running: rows stall only at checks
+                    active = ActiveSet(be, done)
+                    if active.empty():
+                        break
+                    part = {name: active.take(v) for name, v in state.items()}
+                    rows = active.take(x), active.take(y), active.take(const), active.take(done)
+                check = abort_early and (t - 1) % check_every == 0
+                part, stalled = step_fn(part, *rows, t, yes if check else no)
                 steps_run = t
+                if check:
+                    state = {name: active.put(state[name], part[name]) for name in state}
+                    done, part = active.put(done, stalled), None
+            if part is not None:
+                state = {name: active.put(state[name], part[name]) for name in state}
             gradients += steps_run
             best_x, best_dist, hit = state["best_x"], state["best_dist"], state["hit"]
             # binary search on c, per sample (reference: l2_attack.py)

@@ -37,7 +37,7 @@ def flat_features(
 ) -> int:
     """Number of features entering the first Linear layer (after the conv/pool stages)."""
     h, w, _ = hwc
-    for i, _c in enumerate(channels):
+    for i in range(len(channels)):
         if padding == "valid":
             h, w = h - kernel_size + 1, w - kernel_size + 1
         h, w = h // 2, w // 2
