@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .rundir import write_bytes, write_text
+from sparring.core.atomic import write_bytes, write_text
 
-__all__ = ["write_report", "rerender", "markdown_table"]
+__all__ = ["write_report", "rerender", "markdown_table", "read_histories"]
 
 COLUMNS = ("model", "defense", "attack", "eps", "clean_accuracy", "robust_accuracy", "median_norm")
 
@@ -159,6 +159,18 @@ def write_report(root: Path, cfg: Any, rows: Sequence[Mapping[str, Any]],
     write_text(root / "results.md", "\n".join(md) + "\n")
 
 
+def read_histories(root: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """Per-epoch records of ``metrics.jsonl`` by run label, in epoch order; where a resumed
+    run logged an epoch twice, the later record wins."""
+    path = Path(root) / "metrics.jsonl"
+    latest: dict[str, dict[int, dict[str, Any]]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            latest.setdefault(rec["run"], {})[rec["epoch"]] = rec
+    return {label: [recs[e] for e in sorted(recs)] for label, recs in latest.items()}
+
+
 def rerender(root: str | Path) -> list[str]:
     """Rebuild the tables and plots of a finished run from its saved rows and metrics."""
     from sparring.core.config import load_pipeline
@@ -171,12 +183,7 @@ def rerender(root: str | Path) -> list[str]:
     rows: list[dict[str, Any]] = []
     for path in sorted((root / "eval").glob("*.json")):
         rows += json.loads(path.read_text(encoding="utf-8"))
-    histories: dict[str, list[dict[str, Any]]] = {}
-    if (root / "metrics.jsonl").exists():
-        for line in (root / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
-            rec = json.loads(line)
-            hist = histories.setdefault(rec["run"], [])
-            hist[:] = [h for h in hist if h["epoch"] != rec["epoch"]] + [rec]
+    histories = read_histories(root)
     examples: dict[str, Any] = {}
     if (root / "examples.npz").exists() and (root / "examples.json").exists():
         with np.load(root / "examples.npz", allow_pickle=False) as f:

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from sparring.core.atomic import write_text
 from sparring.core.config import PipelineConfig, check_names, dump_toml
 from sparring.core.errors import ConfigError
 from sparring.core.registry import get_registry
 
-from .report import write_report
-from .rundir import RunDir, write_text
+from .report import read_histories, write_report
+from .rundir import RunDir
 
 __all__ = ["run_pipeline", "Log"]
 
@@ -203,7 +204,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                     trainer.fit(train, val, resume=resume)
                     model.save(str(weights))
                     run.mark(f"train:{label}")
-                histories[label] = _history(run, label)
+                histories[label] = read_histories(run.root).get(label, [])
                 eval_path = run.root / "eval" / f"{slug}.json"
                 if run.done(f"eval:{label}") and eval_path.exists():
                     rows = json.loads(eval_path.read_text(encoding="utf-8"))
@@ -226,18 +227,6 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
     except BaseException as err:
         run.finish(error=f"{type(err).__name__}: {err}")
         raise
-
-
-def _history(run: RunDir, label: str) -> list[dict[str, Any]]:
-    path = run.root / "metrics.jsonl"
-    if not path.exists():
-        return []
-    latest: dict[int, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        if rec.get("run") == label:
-            latest[rec["epoch"]] = rec  # a resumed run may have logged an epoch twice
-    return [latest[e] for e in sorted(latest)]
 
 
 def _examples(cfg: PipelineConfig, model: Any, test: Any, label: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sparring.attacks.pgd import pgd
 from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array, Model
 
-from .base import Objective, check_eps, mean_ce
+from .base import Objective, check_eps, check_steps, mean_ce
 
 __all__ = ["AttackTraining", "pgd_at", "fgsm_at", "mim_at", "adversarial_input"]
 
@@ -58,8 +58,7 @@ class AttackTraining(Objective):
         if self.attack not in _KINDS:
             raise ConfigError(f"attack must be one of {', '.join(_KINDS)}, got {self.attack!r}")
         check_eps("eps", self.eps)
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {self.steps!r}")
+        check_steps(self.steps)
         if self.step_size is not None:
             check_eps("step_size", self.step_size, positive=True)
 

@@ -18,7 +18,7 @@ from sparring.attacks.losses import cross_entropy
 from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array, Model
 
-__all__ = ["Objective", "mean_ce", "check_eps", "seed_of"]
+__all__ = ["Objective", "mean_ce", "check_eps", "check_steps", "seed_of"]
 
 
 def mean_ce(model: Model, logits: Array, y: Array) -> Array:
@@ -34,6 +34,12 @@ def check_eps(name: str, value: Any, *, positive: bool = False) -> float:
     if not v == v or v < 0 or (positive and v == 0):
         raise ConfigError(f"{name} must be {'> 0' if positive else '>= 0'}, got {value!r}")
     return v
+
+
+def check_steps(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"steps must be an integer >= 1, got {value!r}")
+    return value
 
 
 def seed_of(key: Any) -> int:

@@ -10,36 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sparring.core.atomic import write_bytes, write_text
 from sparring.core.errors import DataError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "save_npz", "load_npz", "CheckpointDir"]
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+__all__ = ["save_npz", "load_npz", "CheckpointDir"]
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
@@ -47,7 +27,7 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> 
 
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes(path, buf.getvalue())
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -80,7 +60,7 @@ class CheckpointDir:
         if best:
             model.save(str(self.root / "best.safetensors"))
         previous = self.read_state() if self.exists() else None
-        atomic_write_text(self.state_path, json.dumps({**state, "weights": weights, "optimizer": optim}, indent=1))
+        write_text(self.state_path, json.dumps({**state, "weights": weights, "optimizer": optim}, indent=1))
         if previous and previous.get("weights") != weights:
             for key in ("weights", "optimizer"):
                 old = self.root / previous[key]

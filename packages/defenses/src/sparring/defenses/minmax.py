@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 from sparring.attacks.class_copies import class_copies
 from sparring.attacks.losses import cross_entropy
-from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array, Model
 
-from .base import Objective, check_eps, mean_ce
+from .base import Objective, check_eps, check_steps, mean_ce
 
 __all__ = ["MinMax", "algorithm1", "algorithm2"]
 
@@ -41,8 +40,7 @@ class MinMax(Objective):
         check_eps("eps", self.eps)
         check_eps("step_size", self.step_size, positive=True)
         check_eps("clean_weight", self.clean_weight)
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {self.steps!r}")
+        check_steps(self.steps)
 
     def inputs(self, model: Model, x: Array, y: Array, seed: int, step: int) -> tuple[Array, ...]:
         return (class_copies(model, x, y, eps=self.eps, steps=self.steps, step_size=self.step_size),)

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from sparring.attacks.ascent import maximize
 from sparring.attacks.losses import kl_divergence, log_softmax
-from sparring.core.errors import ConfigError
 from sparring.core.modes import evaluating
 from sparring.core.protocols import Array, Model
 
-from .base import Objective, check_eps, mean_ce
+from .base import Objective, check_eps, check_steps, mean_ce
 
 __all__ = ["Trades", "trades", "kl_ball_maximizer"]
 
@@ -51,8 +50,7 @@ class Trades(Objective):
         check_eps("eps", self.eps)
         check_eps("step_size", self.step_size, positive=True)
         check_eps("beta", self.beta)
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"steps must be an integer >= 1, got {self.steps!r}")
+        check_steps(self.steps)
 
     def inputs(self, model: Model, x: Array, y: Array, seed: int, step: int) -> tuple[Array, ...]:
         if not self.beta:

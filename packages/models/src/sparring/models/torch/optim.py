@@ -12,18 +12,9 @@ import torch
 from sparring.core.errors import CheckpointMismatchError
 
 from .._optim import OptimizerSettings
+from .backend import _detach
 
 __all__ = ["TorchOptimizer"]
-
-
-def _detach(tree: Any) -> Any:
-    if isinstance(tree, torch.Tensor):
-        return tree.detach()
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_detach(t) for t in tree)
-    if isinstance(tree, dict):
-        return {k: _detach(v) for k, v in tree.items()}
-    return tree
 
 
 class TorchOptimizer:
