@@ -60,6 +60,60 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert (out / "results.md").is_file()
 
 
+ROBUST_VS_STANDARD = """
+# issue "robust training": Madry PGD-AT and Algorithm 1 against standard training, tiny dense model
+name = "robust-vs-standard"
+seed = 0
+[data]
+dataset = "mnist-sample"
+value_range = [-1.0, 1.0]
+train_size = 1500
+test_size = 300
+[[models]]
+label = "dense"
+model = "dense"
+params = { hidden = [128] }
+[[defenses]]
+defense = "standard"
+[[defenses]]
+label = "madry"
+defense = "pgd-at"
+params = { eps = 0.3, steps = 3 }
+[[defenses]]
+label = "algorithm-1"
+defense = "minmax"
+params = { eps = 0.3, steps = 3, step_size = 0.15 }
+[train]
+epochs = 3
+batch_size = 50
+optimizer = "adamw"
+lr = 0.005
+weight_decay = 0.001
+[[attacks]]
+attack = "pgd"
+eps = [0.3]
+params = { steps = 10, rel_step_size = 0.25 }
+[report]
+plots = false
+examples = 0
+"""
+
+
+@pytest.mark.slow
+def test_madry_and_algorithm_1_beat_standard_training_under_pgd(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(ROBUST_VS_STANDARD)
+    proc = sparring("run", str(pipeline), "--out", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(tmp_path / "run" / "results.csv")
+    pgd = {r["defense"]: float(r["robust_accuracy"]) for r in rows if r["attack"] == "pgd"}
+    clean = {r["defense"]: float(r["clean_accuracy"]) for r in rows if r["attack"] == "none"}
+    assert min(clean.values()) > 0.4, clean  # every model learned the digits (robust ones less well)
+    assert pgd["madry"] > pgd["standard"] + 0.1, (pgd, clean)
+    assert pgd["algorithm-1"] > pgd["standard"] + 0.1, (pgd, clean)
+    assert "| dense | madry |" in (tmp_path / "run" / "results.md").read_text()
+
+
 SMALL_PIPELINE = """
 name = "resume-check"
 seed = 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -140,8 +141,6 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _resolve_pipeline(pipeline: str, overrides: list[str]) -> Any:
     """A TOML path, or the name of a registered pipeline, as a validated config."""
-    from pathlib import Path
-
     from sparring.core.config import load_pipeline
 
     if pipeline.endswith(".toml") or Path(pipeline).is_file():
@@ -224,6 +223,62 @@ def _progress(console: Console) -> Any:
 
 
 @cli.command()
+@click.argument("pipeline")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting (as for run).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (as for run).")
+@click.option("--resume", is_flag=True, help="Continue the training in --out.")
+@click.option("--device", default=None, help="cpu, cuda or gpu (overrides the pipeline's device).")
+@click.option("--backend", type=click.Choice(["torch", "jax"]), default=None, help="Framework to run on.")
+@click.pass_context
+def train(ctx: click.Context, pipeline: str, overrides: tuple[str, ...], out: str | None, resume: bool,
+          device: str | None, backend: str | None) -> None:
+    """Train the models of PIPELINE with its defenses, without attacking them.
+
+    The run directory gets the weights (models/*.safetensors), the training curves and
+    a table of clean test accuracy; attack them later with `sparring attack RUN_DIR`.
+    """
+    ctx.invoke(run, pipeline=pipeline, overrides=(*overrides, "attacks=[]"), out=out, resume=resume, device=device,
+               backend=backend, check=False)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--attack", "attacks", multiple=True, metavar="NAME",
+              help="Registered attack to run (repeatable); replaces the config's attacks.")
+@click.option("--eps", "eps", multiple=True, type=float, help="Budget for every --attack (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Parameter of every --attack.")
+@click.option("--pipeline", default=None, help="For a .safetensors SOURCE: the pipeline (.toml or name) with its model "
+              "and dataset.")
+@click.option("--model", "model_label", default=None, help="Which [[models]] label to attack (default: all / the only).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. evaluation.size=200.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the tables go (default: SOURCE/attacks for a run directory).")
+@click.option("--backend", type=click.Choice(["torch", "jax"]), default=None, help="Framework to run on.")
+@click.option("--device", default=None, help="cpu, cuda or gpu.")
+def attack(source: Path, attacks: tuple[str, ...], eps: tuple[float, ...], params: tuple[str, ...],
+           pipeline: str | None, model_label: str | None, overrides: tuple[str, ...], out: Path | None,
+           backend: str | None, device: str | None) -> None:
+    """Attack saved weights: SOURCE is a run directory or a .safetensors file.
+
+    Prints the robust-accuracy table and writes it (CSV and markdown) to --out.
+    """
+    from .attack_saved import attack_overrides, attack_saved, load_config
+
+    sets = attack_overrides(attacks, eps, params) + list(overrides)
+    if device is not None:
+        sets.append(f"device={json.dumps(device)}")
+    if backend is not None:
+        sets.append(f"backend={json.dumps(backend)}")
+    cfg = load_config(source, pipeline, sets, _resolve_pipeline)
+    console = Console(stderr=True)
+    rows = attack_saved(cfg, source, model_label=model_label, out=out,
+                        log=lambda m: console.print(m, highlight=False))
+    from .report import markdown_table
+
+    click.echo(markdown_table(rows))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def pipelines(as_json: bool) -> None:
     """List the registered pipelines (run one with `sparring run NAME`)."""
@@ -247,8 +302,6 @@ def report(run_dir: str) -> None:
     from .report import rerender
 
     rerender(run_dir)
-    from pathlib import Path
-
     click.echo((Path(run_dir) / "results.md").read_text(encoding="utf-8"))
 
 

@@ -18,12 +18,12 @@ import numpy as np
 
 from sparring.core.atomic import write_bytes, write_text
 
-__all__ = ["write_report", "rerender", "markdown_table", "read_histories"]
+__all__ = ["write_report", "rerender", "markdown_table", "rows_csv", "read_histories"]
 
 COLUMNS = ("model", "defense", "attack", "eps", "clean_accuracy", "robust_accuracy", "median_norm")
 
 
-def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
+def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
@@ -144,7 +144,7 @@ def _as_image(sample: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def write_report(root: Path, cfg: Any, rows: Sequence[Mapping[str, Any]],
                  histories: Mapping[str, list[dict[str, Any]]], examples: Mapping[str, Any]) -> None:
     root = Path(root)
-    write_text(root / "results.csv", _csv(rows))
+    write_text(root / "results.csv", rows_csv(rows))
     if examples:
         buf = io.BytesIO()
         np.savez(buf, **{k: np.asarray(v) for k, v in examples.items() if isinstance(v, np.ndarray)})

@@ -13,7 +13,6 @@ import functools
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -105,6 +104,23 @@ def _attack(entry: Any) -> tuple[Callable[..., Any], bool]:
     return functools.partial(spec.load(), **params), bool(getattr(spec, "minimum_norm", False))
 
 
+def _overfitting_check(cfg: PipelineConfig, defense: Any, validation: Any, label: str) -> Any:
+    """The catastrophic-overfitting check of ``[train] overfitting_check``, or None."""
+    from sparring.defenses import OverfittingCheck
+
+    t = cfg.train
+    if not t.overfitting_check:
+        return None
+    if validation is None or len(validation) == 0:
+        raise ConfigError("train.overfitting_check needs a validation batch: set data.validation_size > 0")
+    eps = getattr(defense, "eps", None)
+    if not eps:
+        raise ConfigError(f"train.overfitting_check needs a defense with eps > 0; {label} has none")
+    x, y = next(iter(validation.batches(min(len(validation), 256))))
+    return OverfittingCheck(x, y, eps=float(eps), drop=t.overfitting_drop, rollback=t.overfitting_rollback,
+                            seed=_seed(cfg.seed, "overfitting", label))
+
+
 class _EpochLog:
     def __init__(self, run: RunDir, label: str, log: Log, progress: Any) -> None:
         self.run, self.label, self.log, self.progress = run, label, log, progress
@@ -122,6 +138,14 @@ class _EpochLog:
         self.log(f"{self.label}: epoch {record['epoch']} loss {record['loss']:.4f} train acc "
                  f"{record['train_accuracy']:.3f}" + (f" val acc {acc:.3f}" if acc is not None else "")
                  + f" ({record['train_seconds']:.1f}s)")
+
+
+def evaluation_subset(cfg: PipelineConfig, test: Any) -> Any:
+    """The ``evaluation.size`` test samples the attacks run on (a seeded subset), or all."""
+    size = cfg.evaluation.size
+    if size is not None and size < len(test):
+        return test.subset(size, seed=_seed(cfg.seed, "evaluation"))
+    return test
 
 
 def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defense_label: str) -> list[dict[str, Any]]:
@@ -168,14 +192,13 @@ def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defen
 def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log: Log = print,
                  progress: Callable[..., None] | None = None) -> dict[str, Any]:
     """Run every stage of ``cfg`` in ``run``; returns the results rows and histories."""
-    from sparring.defenses import Trainer, TrainSettings
+    from sparring.defenses import Trainer
 
     registry = get_registry()
     check_names(cfg, registry)  # every name and parameter, before any work
     run.start(cfg.name, dump_toml(cfg), resume=resume)
     try:
         data = load_data(cfg)
-        settings = TrainSettings.from_object(asdict(cfg.train))
         all_rows: list[dict[str, Any]] = []
         histories: dict[str, list[dict[str, Any]]] = {}
         examples: dict[str, Any] = {}
@@ -192,15 +215,17 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                     log(f"{label}: trained (resumed from {weights})")
                 else:
                     robust_attack = None
-                    if settings.best_on == "robust":
+                    if cfg.train.best_on == "robust":
                         if not cfg.attacks or not cfg.attacks[0].eps:
                             raise ConfigError("train.best_on = 'robust' needs an [[attacks]] entry with eps")
                         fn, _ = _attack(cfg.attacks[0])
                         robust_attack = functools.partial(fn, eps=max(cfg.attacks[0].eps))
-                    trainer = Trainer(model, _defense(d_entry), settings, seed=_seed(cfg.seed, "train", label),
+                    defense = _defense(d_entry)
+                    trainer = Trainer(model, defense, cfg.train, seed=_seed(cfg.seed, "train", label),
                                       checkpoint_dir=run.root / "checkpoints" / slug, robust_attack=robust_attack,
                                       validation_batch_size=cfg.evaluation.batch_size,
-                                      callbacks=[_EpochLog(run, label, log, progress)])
+                                      callbacks=[_EpochLog(run, label, log, progress)],
+                                      overfitting=_overfitting_check(cfg, defense, val, label))
                     trainer.fit(train, val, resume=resume)
                     model.save(str(weights))
                     run.mark(f"train:{label}")
@@ -209,9 +234,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                 if run.done(f"eval:{label}") and eval_path.exists():
                     rows = json.loads(eval_path.read_text(encoding="utf-8"))
                 else:
-                    size = cfg.evaluation.size
-                    if size is not None and size < len(test):
-                        test = test.subset(size, seed=_seed(cfg.seed, "evaluation"))
+                    test = evaluation_subset(cfg, test)
                     rows = evaluate(cfg, model, test, m_entry.label, d_entry.label)
                     write_text(eval_path, json.dumps(rows, indent=1))
                     run.mark(f"eval:{label}")

@@ -274,6 +274,14 @@ class TrainConfig(_Section):
     patience: int | None = _field(None, help="stop after this many epochs without improvement (>= 1)",
                                   check=[_ge(1)])
     shuffle: bool = _field(True, help="shuffle the training set every epoch")
+    amp: bool = _field(False, help="bfloat16 autocast on CUDA (the loss stays float32); ignored on CPU")
+    overfitting_check: bool = _field(
+        False, help="after every epoch compare PGD and FGSM accuracy on a validation batch and flag "
+        "catastrophic overfitting (needs data.validation_size > 0 and a defense with eps)",
+    )
+    overfitting_drop: float = _field(0.2, help="fall of PGD accuracy below its best that counts as a collapse "
+                                     "(0 < d <= 1)", check=[_positive])
+    overfitting_rollback: bool = _field(True, help="at a collapse, put the previous epoch's weights back and stop")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,4 +40,10 @@ def register_defenses() -> list[DefenseSpec]:
               {"lam": 1e-4, "base": "standard", "base_params": None}),
         _spec("spectral", "Any defense + lambda sum sigma_max(W)^2 by power iteration", "weights:spectral",
               {"lam": 1e-3, "iterations": 10, "base": "standard", "base_params": None}),
+        _spec("margin", "Multiclass hinge + C max_j ||grad f_y - grad f_j||_q (Matyasko thesis Eq. 3.18)",
+              "margin:margin_maximization", {"norm": "l2", "lam": None, "squared": False}),
+        _spec("gaussian-latent", "Logits per class: KL to N(mu_T e_k, I) + F_k |kurtosis - 3| (Volpato Eq. 2.6)",
+              "gaussian_latent:gaussian_latent",
+              {"mu_target": 10.0, "kurtosis_weight": 0.2, "sigma_target": 1.0, "ridge": 1e-4,
+               "min_class_samples": 2}),
     ]

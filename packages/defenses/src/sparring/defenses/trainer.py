@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+import warnings
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from sparring.core.config import TrainConfig
 from sparring.core.errors import ConfigError, SparringError
 from sparring.core.modes import evaluating
 from sparring.core.protocols import Dataset, Model
@@ -29,9 +31,10 @@ from sparring.core.records import AttackResult
 
 from .base import Objective
 from .checkpoint import CheckpointDir
-from .schedules import SCHEDULES, lr_factor
+from .overfitting import CatastrophicOverfittingWarning, OverfittingCheck
+from .schedules import lr_factor
 
-__all__ = ["TrainSettings", "Trainer", "TrainingDivergedError", "TrainCallback", "evaluate_accuracy", "SSM_PARAMETERS"]
+__all__ = ["TrainSettings", "optimizer_settings", "Trainer", "TrainingDivergedError", "TrainCallback", "evaluate_accuracy", "SSM_PARAMETERS"]
 
 SSM_PARAMETERS = frozenset({"log_dt", "log_step", "log_A_real", "A_real", "A_imag", "Lambda_re", "Lambda_im", "P", "B"})
 """Last name components of S4/S4D state-space parameters (own lr, no weight decay)."""
@@ -41,56 +44,30 @@ class TrainingDivergedError(SparringError, ArithmeticError):
     """The loss became NaN or infinite."""
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """Trainer settings (the ``[train]`` table of a pipeline has the same keys)."""
+TrainSettings = TrainConfig
+"""The trainer's settings are the ``[train]`` table of a pipeline (validated on construction)."""
 
-    epochs: int = 1
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    step_size: int = 1
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    clip_norm: float | None = None
-    drop_last: bool = False
-    ssm_lr: float | None = None
-    best_on: str = "last"
-    patience: int | None = None
-    shuffle: bool = True
-    amp: bool = False
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "step_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"train.{name} must be an integer >= 1, got {v!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.best_on not in ("last", "clean", "robust"):
-            raise ConfigError(f"train.best_on must be 'last', 'clean' or 'robust', got {self.best_on!r}")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise ConfigError(f"train.patience must be an integer >= 1 or None, got {self.patience!r}")
+def _settings(obj: Any) -> TrainConfig:
+    """A TrainConfig from a TrainConfig, a mapping of (some of) its keys, or None."""
+    if isinstance(obj, TrainConfig):
+        return obj
+    if obj is None:
+        return TrainConfig()
+    if isinstance(obj, dict):
+        return TrainConfig(**obj)
+    raise ConfigError(f"training settings must be a TrainConfig or a mapping, got {type(obj).__name__}")
 
-    @classmethod
-    def from_object(cls, obj: Any) -> TrainSettings:
-        """From any object or mapping with (some of) these fields, e.g. a pipeline's TrainConfig."""
-        get = obj.get if isinstance(obj, dict) else (lambda k, d: getattr(obj, k, d))
-        return cls(**{f.name: get(f.name, f.default) for f in fields(cls)})
 
-    def optimizer_settings(self) -> dict[str, Any]:
-        groups = []
-        if self.ssm_lr is not None:
-            groups.append((lambda name: name.rsplit(".", 1)[-1] in SSM_PARAMETERS,
-                           {"lr": self.ssm_lr, "weight_decay": 0.0}))
-        return {
-            "name": self.optimizer, "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay, "clip_norm": self.clip_norm, "groups": groups, "amp": self.amp,
-        }
+def optimizer_settings(s: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments of ``Backend.optimizer`` for these settings (SSM parameter group)."""
+    groups = []
+    if s.ssm_lr is not None:
+        groups.append((lambda name: name.rsplit(".", 1)[-1] in SSM_PARAMETERS, {"lr": s.ssm_lr, "weight_decay": 0.0}))
+    return {
+        "name": s.optimizer, "lr": s.lr, "momentum": s.momentum, "nesterov": s.nesterov,
+        "weight_decay": s.weight_decay, "clip_norm": s.clip_norm, "groups": groups, "amp": s.amp,
+    }
 
 
 class TrainCallback(Protocol):
@@ -132,11 +109,15 @@ class Trainer:
     Args:
         model: a sparring Model (torch or jax); trained in place.
         defense: the training objective.
-        settings: a :class:`TrainSettings` (or anything :meth:`TrainSettings.from_object` takes).
+        settings: the ``[train]`` settings: a :class:`~sparring.core.config.TrainConfig`
+            (alias ``TrainSettings``) or a mapping of its keys.
         seed: the root of every random choice of the run.
         checkpoint_dir: where checkpoints go (None: no checkpoints, no resume).
         robust_attack: ``attack(model, x, y) -> AttackResult`` for robust validation.
         callbacks: objects with ``on_step`` / ``on_epoch`` (progress bars, metric logs).
+        overfitting: an :class:`OverfittingCheck` run after every epoch (FGSM-AT's
+            catastrophic overfitting: warn, and with ``rollback`` restore the weights of
+            the epoch before and stop).
     """
 
     def __init__(
@@ -150,16 +131,19 @@ class Trainer:
         robust_attack: Callable[[Model, Any, Any], AttackResult] | None = None,
         validation_batch_size: int = 250,
         callbacks: Sequence[Any] = (),
+        overfitting: OverfittingCheck | None = None,
     ) -> None:
         self.model = model
         self.defense = defense
-        self.settings = settings if isinstance(settings, TrainSettings) else TrainSettings.from_object(settings or {})
+        self.settings = _settings(settings)
         self.seed = int(seed)
         self.checkpoints = CheckpointDir(checkpoint_dir) if checkpoint_dir is not None else None
         self.robust_attack = robust_attack
         self.validation_batch_size = validation_batch_size
         self.callbacks = list(callbacks)
-        self.optimizer = model.backend.optimizer(model, **self.settings.optimizer_settings())
+        self.optimizer = model.backend.optimizer(model, **optimizer_settings(self.settings))
+        self.overfitting = overfitting
+        self.stopped: str | None = None  # why training stopped before settings.epochs
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs completed
         self.best: float | None = None
@@ -170,7 +154,8 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch, "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
-            "seed": self.seed, "settings": asdict(self.settings),
+            "seed": self.seed, "settings": asdict(self.settings), "stopped": self.stopped,
+            "overfitting": self.overfitting.state() if self.overfitting is not None else None,
         }
 
     def resume(self) -> bool:
@@ -185,6 +170,9 @@ class Trainer:
             )
         self.epoch, self.history = int(state["epoch"]), list(state["history"])
         self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+        self.stopped = state.get("stopped")
+        if self.overfitting is not None and state.get("overfitting"):
+            self.overfitting.load_state(state["overfitting"])
         return True
 
     # -- training ------------------------------------------------------------------------
@@ -199,7 +187,7 @@ class Trainer:
         per_epoch = n // s.batch_size if s.drop_last else -(-n // s.batch_size)
         if per_epoch == 0:
             raise ConfigError(f"batch_size {s.batch_size} with drop_last leaves no batch of {n} samples")
-        while self.epoch < s.epochs:
+        while self.epoch < s.epochs and self.stopped is None:
             if s.patience is not None and self.best_epoch is not None and self.epoch - self.best_epoch >= s.patience:
                 break
             self._run_epoch(train, validation, per_epoch)
@@ -214,6 +202,8 @@ class Trainer:
         xp = be.xp
         e = self.epoch
         start = time.perf_counter()
+        rollback = self.overfitting is not None and self.overfitting.rollback
+        before = (model.parameters_numpy(), self.optimizer.state_numpy()) if rollback else None
         model.train()
         model.set_dropout_seed(_seed(self.seed, e, 1))
         order_seed = _seed(self.seed, e, 0) if s.shuffle else None
@@ -248,6 +238,8 @@ class Trainer:
             record["val_clean_accuracy"] = clean
             if robust is not None:
                 record["val_robust_accuracy"] = robust
+        if self.overfitting is not None:
+            record.update(self._check_overfitting(e, before))
         self.epoch = e + 1
         self.history.append(record)
         improved = self._update_best(record)
@@ -256,6 +248,22 @@ class Trainer:
         for cb in self.callbacks:
             if hasattr(cb, "on_epoch"):
                 cb.on_epoch(record)
+
+    def _check_overfitting(self, e: int, before: tuple[dict, dict] | None) -> dict[str, Any]:
+        assert self.overfitting is not None
+        out = self.overfitting.update(self.model)
+        if out["catastrophic_overfitting"]:
+            what = (f"PGD accuracy on the held-out batch fell to {out['co_pgd_accuracy']:.3f} in epoch {e + 1} "
+                    f"while FGSM accuracy stayed at {out['co_fgsm_accuracy']:.3f}: catastrophic overfitting")
+            if before is not None:
+                self.model.load_parameters(before[0])
+                self.optimizer.load_state_numpy(before[1])
+                self.stopped = f"catastrophic overfitting in epoch {e + 1}; weights of epoch {e} kept"
+                out["rolled_back"] = True
+                what += f"; the weights of epoch {e} were put back and training stopped"
+            warnings.warn(what + " (try a smaller step, GradAlign, or PGD-AT)", CatastrophicOverfittingWarning,
+                          stacklevel=3)
+        return out
 
     def _update_best(self, record: dict[str, Any]) -> bool:
         key = {"clean": "val_clean_accuracy", "robust": "val_robust_accuracy"}.get(self.settings.best_on)

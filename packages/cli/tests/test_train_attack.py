@@ -1,0 +1,116 @@
+"""`sparring train` then `sparring attack`: train once, attack the saved weights later."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sparring.cli.main import cli, main
+
+PIPELINE = """
+name = "tiny"
+seed = 1
+[data]
+dataset = "mnist-sample"
+train_size = 400
+validation_size = 50
+test_size = 60
+[[models]]
+label = "mlp"
+model = "dense"
+params = { hidden = [16] }
+[[defenses]]
+defense = "standard"
+[[defenses]]
+defense = "fgsm-at"
+params = { eps = 0.1 }
+[train]
+epochs = 1
+batch_size = 50
+lr = 0.01
+[[attacks]]
+attack = "fgsm"
+eps = [0.05]
+"""
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("train")
+    (root / "tiny.toml").write_text(PIPELINE, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["train", str(root / "tiny.toml"), "--out", str(root / "run")])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_train_writes_weights_curves_and_a_clean_table_without_attacking(trained: Path) -> None:
+    run = trained / "run"
+    assert {p.name for p in (run / "models").iterdir()} == {"mlp__standard.safetensors", "mlp__fgsm-at.safetensors"}
+    rows = _rows(run / "results.csv")
+    assert {r["attack"] for r in rows} == {"none"} and len(rows) == 2
+    assert json.loads((run / "run.json").read_text())["complete"] is True
+    assert (run / "training.png").stat().st_size > 0
+
+
+def test_attack_a_run_directory_with_new_attacks(trained: Path) -> None:
+    run = trained / "run"
+    result = CliRunner().invoke(cli, ["attack", str(run), "--attack", "pgd", "--eps", "0.1", "--eps", "0.3",
+                                      "--param", "steps=5", "--param", "rel_step_size=0.3"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(run / "attacks" / "pgd.csv")
+    pgd = {(r["defense"], float(r["eps"])): float(r["robust_accuracy"]) for r in rows if r["attack"] == "pgd"}
+    assert set(pgd) == {(d, e) for d in ("standard", "fgsm-at") for e in (0.1, 0.3)}
+    clean = {r["defense"]: float(r["clean_accuracy"]) for r in rows if r["attack"] == "none"}
+    for d in ("standard", "fgsm-at"):
+        assert pgd[(d, 0.3)] <= pgd[(d, 0.1)] <= clean[d]
+    # the clean accuracy is that of the trained weights: the same as `sparring train` measured
+    trained_clean = {r["defense"]: float(r["clean_accuracy"]) for r in _rows(run / "results.csv")}
+    assert clean == trained_clean
+    assert "| mlp | fgsm-at |" in result.output
+
+
+def test_attack_a_weights_file_with_its_pipeline(trained: Path, tmp_path: Path) -> None:
+    weights = trained / "run" / "models" / "mlp__standard.safetensors"
+    result = CliRunner().invoke(cli, ["attack", str(weights), "--pipeline", str(trained / "tiny.toml"),
+                                      "--set", "evaluation.size=30", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "out" / "fgsm.csv")  # the pipeline's own attacks
+    fg = [r for r in rows if r["attack"] == "fgsm"]
+    assert len(fg) == 1 and 0.0 <= float(fg[0]["robust_accuracy"]) <= float(fg[0]["clean_accuracy"])
+    assert np.isclose(float(fg[0]["eps"]), 0.05)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--attack", "pgdd", "--eps", "0.1"], "pgd"),  # a did-you-mean
+        (["--eps", "0.1"], "--attack"),
+        (["--attack", "pgd", "--param", "steps"], "KEY=VALUE"),
+        (["--attack", "pgd", "--eps", "0.1", "--model", "cnn"], "cnn"),
+    ],
+)
+def test_attack_bad_input_is_one_clear_error(trained: Path, args, message, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["sparring", "attack", str(trained / "run"), *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_a_weights_file_needs_its_pipeline(trained: Path, capsys, monkeypatch) -> None:
+    weights = trained / "run" / "models" / "mlp__standard.safetensors"
+    monkeypatch.setattr("sys.argv", ["sparring", "attack", str(weights), "--attack", "fgsm", "--eps", "0.1"])
+    with pytest.raises(SystemExit):
+        main()
+    assert "--pipeline" in capsys.readouterr().err
