@@ -48,7 +48,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train")
     (root / "tiny.toml").write_text(PIPELINE, encoding="utf-8")
-    result = CliRunner().invoke(cli, ["train", str(root / "tiny.toml"), "--out", str(root / "run")])
+    result = CliRunner().invoke(cli, ["train", str(root / "tiny.toml"), "--out", str(root / "run"),
+                                      "--set", "train.overfitting_check=true"])
     assert result.exit_code == 0, result.output
     return root
 
@@ -60,6 +61,10 @@ def test_train_writes_weights_curves_and_a_clean_table_without_attacking(trained
     assert {r["attack"] for r in rows} == {"none"} and len(rows) == 2
     assert json.loads((run / "run.json").read_text())["complete"] is True
     assert (run / "training.png").stat().st_size > 0
+    # the catastrophic-overfitting check ran for the defense that trains on an attack, and only for it
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    checked = {r["run"]: "co_pgd_accuracy" in r for r in records}
+    assert checked == {"mlp/standard": False, "mlp/fgsm-at": True}
 
 
 def test_attack_a_run_directory_with_new_attacks(trained: Path) -> None:

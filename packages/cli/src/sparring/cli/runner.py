@@ -105,7 +105,8 @@ def _attack(entry: Any) -> tuple[Callable[..., Any], bool]:
 
 
 def _overfitting_check(cfg: PipelineConfig, defense: Any, validation: Any, label: str) -> Any:
-    """The catastrophic-overfitting check of ``[train] overfitting_check``, or None."""
+    """The catastrophic-overfitting check of ``[train] overfitting_check`` for a defense that
+    trains on attacks of radius ``eps``; None otherwise."""
     from sparring.defenses import OverfittingCheck
 
     t = cfg.train
@@ -114,8 +115,8 @@ def _overfitting_check(cfg: PipelineConfig, defense: Any, validation: Any, label
     if validation is None or len(validation) == 0:
         raise ConfigError("train.overfitting_check needs a validation batch: set data.validation_size > 0")
     eps = getattr(defense, "eps", None)
-    if not eps:
-        raise ConfigError(f"train.overfitting_check needs a defense with eps > 0; {label} has none")
+    if not eps:  # no attack in training (standard, gaussian-latent, ...): nothing can overfit to it
+        return None
     x, y = next(iter(validation.batches(min(len(validation), 256))))
     return OverfittingCheck(x, y, eps=float(eps), drop=t.overfitting_drop, rollback=t.overfitting_rollback,
                             seed=_seed(cfg.seed, "overfitting", label))

@@ -277,7 +277,7 @@ class TrainConfig(_Section):
     amp: bool = _field(False, help="bfloat16 autocast on CUDA (the loss stays float32); ignored on CPU")
     overfitting_check: bool = _field(
         False, help="after every epoch compare PGD and FGSM accuracy on a validation batch and flag "
-        "catastrophic overfitting (needs data.validation_size > 0 and a defense with eps)",
+        "catastrophic overfitting, for defenses that train on attacks of radius eps (needs data.validation_size > 0)",
     )
     overfitting_drop: float = _field(0.2, help="fall of PGD accuracy below its best that counts as a collapse "
                                      "(0 < d <= 1)", check=[_positive])
