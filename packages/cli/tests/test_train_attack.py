@@ -119,3 +119,19 @@ def test_a_weights_file_needs_its_pipeline(trained: Path, capsys, monkeypatch) -
     with pytest.raises(SystemExit):
         main()
     assert "--pipeline" in capsys.readouterr().err
+
+
+def test_augmentations_see_the_dataset_shape_of_sequence_fed_samples() -> None:
+    from types import SimpleNamespace
+
+    from sparring.cli.runner import _augmentation
+    from sparring.core.config import load_pipeline
+    from sparring.data.transforms import RandomRotation
+
+    cfg = load_pipeline(PIPELINE, overrides=['data.augment=[{transform="rotation", degrees=30}]'])
+    info = SimpleNamespace(input_shape=(28, 28), value_range=(0.0, 1.0))
+    augment = _augmentation(cfg, info, (784, 1))
+    x = np.random.default_rng(0).uniform(0, 1, (3, 784, 1)).astype(np.float32)
+    expected = RandomRotation(30, value_range=(0.0, 1.0))(x.reshape(3, 28, 28), 11).reshape(3, 784, 1)
+    np.testing.assert_array_equal(augment(x, 11), expected)
+    assert _augmentation(load_pipeline(PIPELINE), info, (784, 1)) is None

@@ -189,3 +189,30 @@ def test_bad_settings_are_config_errors(make, match) -> None:
 def test_bad_batches_are_invalid_input_errors(transform, x, match) -> None:
     with pytest.raises(InvalidInputError, match=match):
         transform(x, 0)
+
+
+def test_named_augmentations_chain_in_order_with_the_data_range() -> None:
+    chain = T.augmentation([{"transform": "rotation", "degrees": 20}, {"transform": "gaussian-noise", "std": 0.1}],
+                           (-1.0, 1.0))
+    assert [type(t) for t in chain.transforms] == [T.RandomRotation, T.GaussianNoise]
+    assert all(t.value_range == (-1.0, 1.0) for t in chain.transforms)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 8, 8)).astype(np.float32)
+    by_hand = T.GaussianNoise(0.1, value_range=(-1, 1))(
+        T.RandomRotation(20, value_range=(-1, 1))(x, rng := np.random.default_rng(5)), rng)
+    np.testing.assert_array_equal(chain(x, 5), by_hand)
+    assert T.augmentation([], (0.0, 1.0)).transforms == ()
+
+
+@pytest.mark.parametrize(
+    "entries, match",
+    [
+        ([{"transform": "rotaton"}], "Did you mean 'rotation'"),
+        ([{"transform": "rotation", "angle": 3}], "angle.*degrees"),
+        ([{"transform": "gaussian-noise", "std": -1}], r"augment\[0\].*std"),
+        ([{"std": 0.1}], "transform"),
+        (["rotation"], "table"),
+    ],
+)
+def test_bad_augmentations_name_the_entry(entries, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        T.augmentation(entries, (0.0, 1.0))

@@ -145,3 +145,34 @@ def test_bad_settings() -> None:
         TrainSettings(schedule="linear")
     with pytest.raises(ConfigError, match="validation set"):
         Trainer(tiny_model("torch"), standard(), TrainSettings(best_on="clean"), seed=0).fit(_data())
+
+
+def _noise(x: np.ndarray, seed: int) -> np.ndarray:
+    return (x + np.random.default_rng(seed).normal(0, 0.3, x.shape)).astype(np.float32)
+
+
+def test_augmentation_is_seeded_per_batch_and_survives_resume(tmp_path) -> None:
+    settings = TrainSettings(epochs=2, batch_size=20, lr=0.05)
+    data = _data()
+    seeds: list[int] = []
+
+    def recording(x: np.ndarray, seed: int) -> np.ndarray:
+        seeds.append(seed)
+        return _noise(x, seed)
+
+    full = tiny_model("torch", seed=1)
+    Trainer(full, standard(), settings, seed=4, augment=recording).fit(data)
+    assert len(seeds) == 6 and len(set(seeds)) == 6  # 3 batches x 2 epochs, each its own draw
+    plain = tiny_model("torch", seed=1)
+    Trainer(plain, standard(), settings, seed=4).fit(data)
+    assert any(not np.array_equal(a, b) for a, b in zip(full.parameters_numpy().values(),
+                                                           plain.parameters_numpy().values()))
+
+    killed = tiny_model("torch", seed=1)
+    with pytest.raises(_Interrupt):
+        Trainer(killed, standard(), settings, seed=4, augment=_noise, checkpoint_dir=tmp_path,
+                callbacks=[_StopAfter(1)]).fit(data)
+    resumed = tiny_model("torch", seed=7)
+    Trainer(resumed, standard(), settings, seed=4, augment=_noise, checkpoint_dir=tmp_path).fit(data, resume=True)
+    for k, v in full.parameters_numpy().items():
+        np.testing.assert_array_equal(v, resumed.parameters_numpy()[k], err_msg=k)

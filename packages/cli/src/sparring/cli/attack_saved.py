@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sparring.core.atomic import write_text
-from sparring.core.config import PipelineConfig, check_names, load_pipeline
+from sparring.core.config import PipelineConfig, load_pipeline
 from sparring.core.errors import ConfigError
-from sparring.core.registry import get_registry
 
 from .report import markdown_table, rows_csv
-from .runner import _reshaped, build, evaluate, evaluation_subset, load_data
+from .runner import _reshaped, build, check_pipeline, evaluate, evaluation_subset, load_data
 
 __all__ = ["attack_saved", "attack_overrides", "load_config"]
 
@@ -93,7 +92,7 @@ def attack_saved(cfg: PipelineConfig, source: Path, *, model_label: str | None =
                  log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Attack every saved model of ``source``; write ``results.csv`` / ``results.md`` to
     ``out`` (default ``<run dir>/attacks`` or next to the weights file) and return the rows."""
-    check_names(cfg, get_registry())
+    check_pipeline(cfg)
     targets = _weights(source, cfg, model_label)
     data = load_data(cfg)
     rows: list[dict[str, Any]] = []

@@ -183,9 +183,11 @@ def run(pipeline: str, overrides: tuple[str, ...], out: str | None, resume: bool
         sets.append(f"backend={json.dumps(backend)}")
     cfg = _resolve_pipeline(pipeline, sets)
     if check:
-        from sparring.core.config import check_names, dump_toml
+        from sparring.core.config import dump_toml
 
-        check_names(cfg, get_registry())
+        from .runner import check_pipeline
+
+        check_pipeline(cfg)
         click.echo(dump_toml(cfg))
         return
     run_dir = RunDir.choose(out, cfg.name, resume=resume)

@@ -122,6 +122,31 @@ def _overfitting_check(cfg: PipelineConfig, defense: Any, validation: Any, label
                             seed=_seed(cfg.seed, "overfitting", label))
 
 
+def check_pipeline(cfg: PipelineConfig) -> None:
+    """Every registered name and parameter of ``cfg``, and its augmentations (no data read)."""
+    check_names(cfg, get_registry())
+    if cfg.data.augment:
+        from sparring.data.transforms import augmentation
+
+        augmentation(cfg.data.augment, tuple(cfg.data.value_range or (0.0, 1.0)))
+
+
+def _augmentation(cfg: PipelineConfig, info: Any, shape: tuple[int, ...]) -> Any:
+    """``data.augment`` as ``f(x, seed)`` on batches of model-shaped samples (the transforms
+    see the dataset's own sample shape, e.g. images for a model fed pixel sequences)."""
+    if not cfg.data.augment:
+        return None
+    from sparring.data.transforms import augmentation
+
+    chain = augmentation(cfg.data.augment, tuple(info.value_range))
+    native = tuple(info.input_shape)
+
+    def augment(x: np.ndarray, seed: int) -> np.ndarray:
+        return chain(x.reshape(len(x), *native), seed).reshape(len(x), *shape)
+
+    return augment
+
+
 class _EpochLog:
     def __init__(self, run: RunDir, label: str, log: Log, progress: Any) -> None:
         self.run, self.label, self.log, self.progress = run, label, log, progress
@@ -195,8 +220,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
     """Run every stage of ``cfg`` in ``run``; returns the results rows and histories."""
     from sparring.defenses import Trainer
 
-    registry = get_registry()
-    check_names(cfg, registry)  # every name and parameter, before any work
+    check_pipeline(cfg)  # every name and parameter, before any work
     run.start(cfg.name, dump_toml(cfg), resume=resume)
     try:
         data = load_data(cfg)
@@ -226,6 +250,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                                       checkpoint_dir=run.root / "checkpoints" / slug, robust_attack=robust_attack,
                                       validation_batch_size=cfg.evaluation.batch_size,
                                       callbacks=[_EpochLog(run, label, log, progress)],
+                                      augment=_augmentation(cfg, data["train"].info, shape),
                                       overfitting=_overfitting_check(cfg, defense, val, label))
                     trainer.fit(train, val, resume=resume)
                     model.save(str(weights))

@@ -223,6 +223,10 @@ class DataConfig(_Section):
     train_size: int | None = _field(None, help="use only the first N training examples (> 0)", check=[_positive])
     test_size: int | None = _field(None, help="use only the first N test examples (> 0)", check=[_positive])
     validation_size: int = _field(0, help="training examples held out for validation (>= 0)", check=[_ge(0)])
+    augment: tuple[dict[str, Any], ...] = _field(
+        (), help='training-time augmentations in order, each a table { transform = "rotation", degrees = 15 } '
+        "(names: sparring.data.transforms.AUGMENTATIONS)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

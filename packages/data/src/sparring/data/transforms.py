@@ -57,6 +57,8 @@ from .dataset import check_value_range
 from .image import sample_bilinear
 
 __all__ = [
+    "AUGMENTATIONS",
+    "augmentation",
     "Transform",
     "Compose",
     "as_generator",
@@ -406,3 +408,55 @@ class Resample(Transform):
 
     def __repr__(self) -> str:
         return f"Resample(orig_sr={self.orig_sr}, target_sr={self.target_sr})"
+
+
+# -- augmentations named in pipeline files ----------------------------------------------
+AUGMENTATIONS: dict[str, type[Transform]] = {
+    "gaussian-noise": GaussianNoise,
+    "uniform-noise": UniformNoise,
+    "resize-crop": RandomResizeCrop,
+    "rotation": RandomRotation,
+    "translation": RandomTranslation,
+    "audio-noise": AudioNoise,
+    "time-masking": TimeMasking,
+    "frequency-masking": FrequencyMasking,
+    "resample": RandomResample,
+}
+"""Names of the augmentations a pipeline's ``data.augment`` list may use."""
+
+
+def augmentation(entries: Sequence[Any], value_range: tuple[float, float]) -> Compose:
+    """The augmentations ``[{"transform": name, **params}, ...]`` chained in order.
+
+    ``value_range`` (the data's) is given to every transform that takes one, unless the
+    entry sets it. An unknown name or a bad parameter raises ConfigError naming the entry.
+    """
+    import difflib
+    import inspect
+
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"data.augment[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("transform"), str):
+            raise ConfigError(f"{where} must be a table with transform = one of {', '.join(AUGMENTATIONS)}")
+        params = {k: v for k, v in entry.items() if k != "transform"}
+        name = entry["transform"]
+        cls = AUGMENTATIONS.get(name)
+        if cls is None:
+            close = difflib.get_close_matches(name, list(AUGMENTATIONS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown transform {name!r}; use one of {', '.join(AUGMENTATIONS)}.{hint}")
+        accepted = inspect.signature(cls.__init__).parameters
+        if "value_range" in accepted and "value_range" not in params:
+            params["value_range"] = tuple(value_range)
+        unknown = sorted(set(params) - set(accepted) - {"self"})
+        if unknown:
+            names = [p for p in accepted if p != "self"]
+            raise ConfigError(f"{where} ({name}): unknown parameter(s) {', '.join(unknown)}; it takes {', '.join(names)}")
+        try:
+            out.append(cls(**params))
+        except TypeError as err:
+            raise ConfigError(f"{where} ({name}): {err}") from None
+        except ConfigError as err:
+            raise ConfigError(f"{where} ({name}): {err}") from None
+    return Compose(out)

@@ -115,6 +115,9 @@ class Trainer:
         checkpoint_dir: where checkpoints go (None: no checkpoints, no resume).
         robust_attack: ``attack(model, x, y) -> AttackResult`` for robust validation.
         callbacks: objects with ``on_step`` / ``on_epoch`` (progress bars, metric logs).
+        augment: ``augment(x, seed) -> x'`` applied to every training batch (numpy, before
+            the attack phase), e.g. :func:`sparring.data.transforms.augmentation`; the seed
+            is derived from ``seed``, the epoch and the batch, so resume stays exact.
         overfitting: an :class:`OverfittingCheck` run after every epoch (FGSM-AT's
             catastrophic overfitting: warn, and with ``rollback`` restore the weights of
             the epoch before and stop).
@@ -131,6 +134,7 @@ class Trainer:
         robust_attack: Callable[[Model, Any, Any], AttackResult] | None = None,
         validation_batch_size: int = 250,
         callbacks: Sequence[Any] = (),
+        augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
         overfitting: OverfittingCheck | None = None,
     ) -> None:
         self.model = model
@@ -143,6 +147,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.optimizer = model.backend.optimizer(model, **optimizer_settings(self.settings))
         self.overfitting = overfitting
+        self.augment = augment
         self.stopped: str | None = None  # why training stopped before settings.epochs
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # epochs completed
@@ -214,6 +219,8 @@ class Trainer:
                 lr_factor(s.schedule, e + i / per_epoch, s.epochs, step_size=s.step_size, gamma=s.gamma,
                           warmup_epochs=s.warmup_epochs)
             )
+            if self.augment is not None:
+                x_np = self.augment(x_np, _seed(self.seed, e, 3, i))
             x, y = be.asarray(x_np, dtype=dtype), be.asarray(y_np)
             extra = self.defense.inputs(model, x, y, _seed(self.seed, e, 2, i), e * per_epoch + i)
             loss, logits = self.optimizer.step(self.defense.objective, x, y, *extra)
