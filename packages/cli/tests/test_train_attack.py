@@ -130,8 +130,26 @@ def test_augmentations_see_the_dataset_shape_of_sequence_fed_samples() -> None:
 
     cfg = load_pipeline(PIPELINE, overrides=['data.augment=[{transform="rotation", degrees=30}]'])
     info = SimpleNamespace(input_shape=(28, 28), value_range=(0.0, 1.0))
-    augment = _augmentation(cfg, info, (784, 1))
+    augment = _augmentation(cfg, cfg.defenses[0], info, (784, 1))
     x = np.random.default_rng(0).uniform(0, 1, (3, 784, 1)).astype(np.float32)
     expected = RandomRotation(30, value_range=(0.0, 1.0))(x.reshape(3, 28, 28), 11).reshape(3, 784, 1)
     np.testing.assert_array_equal(augment(x, 11), expected)
-    assert _augmentation(load_pipeline(PIPELINE), info, (784, 1)) is None
+    plain = load_pipeline(PIPELINE)
+    assert _augmentation(plain, plain.defenses[0], info, (784, 1)) is None
+    # a defense entry's own list replaces data.augment ([] turns it off)
+    off = load_pipeline(PIPELINE, overrides=['data.augment=[{transform="rotation", degrees=30}]',
+                                             "defenses[0].augment=[]"])
+    assert _augmentation(off, off.defenses[0], info, (784, 1)) is None
+    assert _augmentation(off, off.defenses[1], info, (784, 1)) is not None
+
+
+def test_defense_dropout_needs_a_model_with_dropout(trained: Path) -> None:
+    from sparring.core.errors import ConfigError
+
+    result = CliRunner().invoke(cli, ["run", str(trained / "tiny.toml"), "--check", "--set",
+                                      "defenses[0].dropout=0.1"])
+    assert isinstance(result.exception, ConfigError) and "no dropout" in str(result.exception)
+    ok = CliRunner().invoke(cli, ["run", str(trained / "tiny.toml"), "--check", "--set", "defenses[0].dropout=0.1",
+                                  "--set", 'models[0].model="stacked"', "--set", "models[0].params={layer=\"ff\"}"])
+    assert ok.exit_code == 0, ok.output
+    assert "dropout = 0.1" in ok.output

@@ -76,12 +76,18 @@ def _reshaped(dataset: Any, shape: tuple[int, ...]) -> Any:
                         value_range=info.value_range)
 
 
-def build(cfg: PipelineConfig, entry: Any, info: Any) -> Any:
-    """The model of ``entry``, with the dataset's classes and value range unless set."""
+def build(cfg: PipelineConfig, entry: Any, info: Any, *, dropout: float | None = None) -> Any:
+    """The model of ``entry``, with the dataset's classes and value range unless set, and
+    ``dropout`` (a defense entry's) in place of the model's own."""
     from sparring.models import build_model
 
     spec = get_registry().get_model(entry.model)
     params = dict(entry.params)
+    if dropout is not None:
+        if "dropout" not in spec.params:
+            raise ConfigError(f"a defense entry sets dropout = {dropout}, but model {entry.model!r} "
+                              f"({entry.label}) has no dropout parameter")
+        params["dropout"] = dropout
     if "num_classes" in spec.params and "num_classes" not in params:
         params["num_classes"] = len(info.classes)
     if "value_range" in spec.params and "value_range" not in params:
@@ -125,20 +131,29 @@ def _overfitting_check(cfg: PipelineConfig, defense: Any, validation: Any, label
 def check_pipeline(cfg: PipelineConfig) -> None:
     """Every registered name and parameter of ``cfg``, and its augmentations (no data read)."""
     check_names(cfg, get_registry())
-    if cfg.data.augment:
-        from sparring.data.transforms import augmentation
+    from sparring.data.transforms import augmentation
 
-        augmentation(cfg.data.augment, tuple(cfg.data.value_range or (0.0, 1.0)))
+    for entries in (cfg.data.augment, *(d.augment for d in cfg.defenses)):
+        if entries:
+            augmentation(entries, tuple(cfg.data.value_range or (0.0, 1.0)))
+    for d in cfg.defenses:
+        if d.dropout is not None:
+            for m in cfg.models:
+                if "dropout" not in get_registry().get_model(m.model).params:
+                    raise ConfigError(f"defenses.{d.label}.dropout: model {m.model!r} ({m.label}) has no dropout "
+                                      "parameter; drop the setting or use a model that takes one")
 
 
-def _augmentation(cfg: PipelineConfig, info: Any, shape: tuple[int, ...]) -> Any:
-    """``data.augment`` as ``f(x, seed)`` on batches of model-shaped samples (the transforms
-    see the dataset's own sample shape, e.g. images for a model fed pixel sequences)."""
-    if not cfg.data.augment:
+def _augmentation(cfg: PipelineConfig, d_entry: Any, info: Any, shape: tuple[int, ...]) -> Any:
+    """The defense entry's ``augment`` (else ``data.augment``) as ``f(x, seed)`` on batches
+    of model-shaped samples (the transforms see the dataset's own sample shape, e.g.
+    images for a model fed pixel sequences)."""
+    entries = d_entry.augment if d_entry.augment is not None else cfg.data.augment
+    if not entries:
         return None
     from sparring.data.transforms import augmentation
 
-    chain = augmentation(cfg.data.augment, tuple(info.value_range))
+    chain = augmentation(entries, tuple(info.value_range))
     native = tuple(info.input_shape)
 
     def augment(x: np.ndarray, seed: int) -> np.ndarray:
@@ -231,7 +246,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
             for d_entry in cfg.defenses:
                 label = f"{m_entry.label}/{d_entry.label}"
                 slug = f"{m_entry.label}__{d_entry.label}"
-                model = build(cfg, m_entry, data["train"].info)
+                model = build(cfg, m_entry, data["train"].info, dropout=d_entry.dropout)
                 shape = tuple(model.input_shape)
                 train, val, test = (_reshaped(data[k], shape) for k in ("train", "validation", "test"))
                 weights = run.root / "models" / f"{slug}.safetensors"
@@ -250,7 +265,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                                       checkpoint_dir=run.root / "checkpoints" / slug, robust_attack=robust_attack,
                                       validation_batch_size=cfg.evaluation.batch_size,
                                       callbacks=[_EpochLog(run, label, log, progress)],
-                                      augment=_augmentation(cfg, data["train"].info, shape),
+                                      augment=_augmentation(cfg, d_entry, data["train"].info, shape),
                                       overfitting=_overfitting_check(cfg, defense, val, label))
                     trainer.fit(train, val, resume=resume)
                     model.save(str(weights))

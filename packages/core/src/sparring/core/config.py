@@ -247,6 +247,13 @@ class DefenseEntry(_Section):
                         check=[_nonempty], default_from="defense")
     defense: str = _field(help='registered defense name, e.g. "standard"', check=[_nonempty])
     params: dict[str, Any] = _field(default_factory=dict, help="parameters passed to the defense factory")
+    augment: tuple[dict[str, Any], ...] | None = _field(
+        None, help="augmentations for this entry's training, replacing data.augment (same form; [] for none)"
+    )
+    dropout: float | None = _field(
+        None, help="dropout rate set on every model trained with this entry (0 <= p < 1; the model must take "
+        "a dropout parameter)", check=[_fraction],
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
