@@ -6,7 +6,12 @@ from sparring.core import PipelineSpec, hookimpl
 
 BUILTIN = {
     "quickstart": "Standard vs Algorithm-1 training of dense and S4D models on embedded MNIST digits; FGSM/PGD",
+    "kasl-mnist": "Kasl Table 5.1: FF/GRU/LSTM/S4 x plain/robust/regularised/robust+regularised; PGD, FGSM",
+    "matyasko-margin": "Matyasko Table 3.1: l2 / l1 margin maximisation vs plain and adversarial training",
+    "volpato-gaussian": "Volpato: cross-entropy vs the Gaussian latent loss; FGSM accuracy vs eps",
+    "slides-multiattack": "Robust-training slides: PGD/FGSM/MIM-AT, gradient regularisation, multi-attack",
 }
+"""Name -> summary of the pipelines shipped as ``pipelines/<name>.toml``."""
 
 
 @hookimpl
