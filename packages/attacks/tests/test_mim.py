@@ -18,8 +18,9 @@ def test_momentum_accumulates_l1_normalised_gradients(model) -> None:
     g1 = rng.normal(size=(3, 5)).astype(np.float32)
     g2 = 100 * rng.normal(size=(3, 5)).astype(np.float32)  # scale must not matter
     step = momentum_direction(be.xp, "linf", 0.5)
-    d1, state = step(be.asarray(g1), None)
-    d2, state = step(be.asarray(g2), state)
+    x_t = be.asarray(np.zeros((3, 5), np.float32))
+    d1, state = step(be.asarray(g1), None, x_t)
+    d2, state = step(be.asarray(g2), state, x_t)
     l1 = lambda g: np.abs(g).sum(1, keepdims=True)  # noqa: E731
     expected = 0.5 * g1 / l1(g1) + g2 / l1(g2)
     np.testing.assert_allclose(be.to_numpy(state), expected, rtol=1e-5)

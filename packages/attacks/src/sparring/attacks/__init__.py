@@ -13,9 +13,12 @@ from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, rob
 from .fgsm import fgsm
 from .mim import mim
 from .pgd import pgd
+from .sanity import SanityReport, random_search, sanity_report
+from .spatial import spatial
 
 __all__ = [
     "RobustnessReport",
+    "SanityReport",
     "accuracy_at_thresholds",
     "apgd",
     "class_copies",
@@ -27,5 +30,8 @@ __all__ = [
     "median_norm",
     "mim",
     "pgd",
+    "random_search",
     "robust_accuracy",
+    "sanity_report",
+    "spatial",
 ]

@@ -3,7 +3,7 @@
 One step, for every sample still running::
 
     (J, logits), g = value_and_grad(J)(x_t)          # logits say whether x_t fools the model
-    d, state       = direction(g, state)             # sign(g), g/||g||_2, momentum, ...
+    d, state       = direction(g, state, x_t)        # sign(g), g/||g||_2, momentum, ...
     x_{t+1}        = clip_[lo, hi]( x + Π_{B_p(0, ε)}( x_t + α · d - x ) )
 
 A sample stops at the first iterate that fools the model (any point of the ball that
@@ -32,8 +32,9 @@ __all__ = ["Direction", "Objective", "projected_loop"]
 Objective = Callable[[Array, Array], tuple[Any, Array]]
 """``(x, y) -> (J, logits)``: the batch objective to ascend, with the logits as auxiliary."""
 
-Direction = Callable[[Array, Any], tuple[Array, Any]]
-"""``(grad, state) -> (step direction, new state)``; state is None or a ``(B, ...)`` array."""
+Direction = Callable[[Array, Any, Array], tuple[Array, Any]]
+"""``(grad, state, x_t) -> (step direction, new state)``; state is None or a ``(B, ...)``
+array; ``x_t`` is the current iterate (e.g. to leave out coordinates at a box bound)."""
 
 
 def projected_loop(
@@ -76,7 +77,7 @@ def projected_loop(
         stop = active.take(found)
         if early_stop:
             stop = stop | is_adversarial(xp, logits, y_t, targeted)
-        d, new_state = direction(grad, active.take(state))
+        d, new_state = direction(grad, active.take(state), x_t)
         step = x_t + bcast(xp, active.take(alpha), x_t) * d
         x_next = clip_to_range(xp, x0 + project_ball(xp, step - x0, e, norm), model.value_range)
         x_adv = active.put(x_adv, xp.where(bcast(xp, stop, x_t), x_t, x_next))

@@ -56,6 +56,6 @@ def maximize(
     with evaluating(model):
         x_out, _ = projected_loop(
             model, x, target, start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=objective,
-            targeted=False, direction=lambda g, s: (steepest_direction(xp, g, norm), s), early_stop=False,
+            targeted=False, direction=lambda g, s, x_t: (steepest_direction(xp, g, norm), s), early_stop=False,
         )
     return be.stop_gradient(x_out)

@@ -37,10 +37,10 @@ __all__ = ["mim", "momentum_direction"]
 
 
 
-def momentum_direction(xp: Any, norm: str, momentum: float) -> Callable[[Array, Any], tuple[Array, Any]]:
+def momentum_direction(xp: Any, norm: str, momentum: float) -> Callable[[Array, Any, Array], tuple[Array, Any]]:
     """``(grad, g) -> (dir_p(g'), g')`` with ``g' = μ g + grad / ||grad||_1``."""
 
-    def direction(grad: Array, g: Any) -> tuple[Array, Array]:
+    def direction(grad: Array, g: Any, x_t: Array) -> tuple[Array, Array]:
         l1 = xp.maximum(lp_norm(xp, grad, "l1"), xp.asarray(TINY, dtype=grad.dtype))
         g = grad / bcast(xp, l1, grad) + (0.0 if g is None else momentum * g)
         return steepest_direction(xp, g, norm), g

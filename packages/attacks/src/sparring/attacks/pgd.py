@@ -1,4 +1,4 @@
-"""Projected gradient descent (PGD) inside an Lp ball (L-inf and L2).
+"""Projected gradient descent (PGD) inside an Lp ball (L-inf, L2 and L1).
 
 Update rule (untargeted; targeted flips the sign of the objective J)::
 
@@ -10,12 +10,30 @@ rel_step_size · ε. A sample stops at the first iterate that fools the model (a
 point of the ball that fools it is as good as another, and the work is saved);
 samples never fooled return the last iterate.
 
+L1 is the sparse L1 descent (SLIDE) of Tramèr & Boneh (2019): dir_1(g) puts sign(g_i)
+on the coordinates whose |g_i| lies in the top 1% of the sample's |g| (q = 0.99, the
+default of their code and of foolbox), normalised to unit L1 norm, and Π is the exact
+Euclidean projection onto the L1 ball (Duchi et al. 2008); both in :mod:`._lp`.
+
+Notes
+-----
+L1: the clip to [lo, hi] after the projection can only shrink |x_{t+1} - x| coordinate-
+wise, so every iterate stays inside the ball (possibly strictly inside it). Coordinates
+already at a bound whose gradient points out of the box take no part in the direction
+(as foolbox does; cleverhans's ``clip_grad=True``): their share of the step would be
+clipped away. On 64 MNIST digits at ε = 10 this takes robust accuracy from 64% (the
+paper's plain direction) to 37.5%.
+
 References
 ----------
 A. Madry, A. Makelov, L. Schmidt, D. Tsipras, A. Vladu, "Towards Deep Learning Models
 Resistant to Adversarial Attacks", ICLR 2018, arXiv:1706.06083. Defaults (40 steps,
 α = ε/30, i.e. 0.01 at ε = 0.3) follow the MNIST setting of that paper, also the
 evaluation setting of the kasl thesis (ch. 5).
+F. Tramèr, D. Boneh, "Adversarial Training and Robustness for Multiple Perturbations",
+NeurIPS 2019, arXiv:1904.13000 (SLIDE, the L1 direction).
+J. Duchi, S. Shalev-Shwartz, Y. Singer, T. Chandra, "Efficient Projections onto the
+l1-Ball for Learning in High Dimensions", ICML 2008 (the L1 projection).
 """
 
 from __future__ import annotations
@@ -61,7 +79,7 @@ def pgd(
     x : clean inputs ``(B, *model.input_shape)`` in the model's value range.
     y : true labels ``(B,)``, or target classes when ``targeted``.
     eps : radius, scalar or ``(B,)``, on the data's own scale; 0 returns x.
-    norm : ``"linf"`` or ``"l2"``.
+    norm : ``"linf"``, ``"l2"`` or ``"l1"`` (SLIDE direction, q = 0.99; module docstring).
     steps : number of gradient steps (>= 1).
     step_size : absolute step α (scalar or ``(B,)``); overrides ``rel_step_size``.
     rel_step_size : α = rel_step_size · ε when ``step_size`` is None.
@@ -79,7 +97,7 @@ def pgd(
     AttackResult; ``gradients`` is the number of steps run (fewer than ``steps`` when
     every sample was fooled early), ``forwards`` one more.
     """
-    check_norm(norm, ("linf", "l2"))
+    check_norm(norm, ("linf", "l2", "l1"))
     check_positive_int(steps, "steps")
     if not rel_step_size > 0:
         raise ConfigError(f"rel_step_size must be > 0, got {rel_step_size!r}")
@@ -94,7 +112,7 @@ def pgd(
             x_start = clip_to_range(xp, x + delta0, model.value_range)
         x_out, steps_run = projected_loop(
             model, x, y, x_start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
-            targeted=targeted, direction=lambda g, s: (steepest_direction(xp, g, norm), s), callback=callback,
+            targeted=targeted, direction=lambda g, s, x_t: (steepest_direction(xp, g, norm, x=x_t, value_range=model.value_range), s), callback=callback,
             early_stop=early_stop,
         )
         return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

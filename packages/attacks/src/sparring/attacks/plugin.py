@@ -19,7 +19,7 @@ def register_attacks() -> list[AttackSpec]:
         ),
         AttackSpec(
             name="pgd",
-            summary="Projected gradient descent in an Linf/L2 ball (Madry et al. 2018)",
+            summary="Projected gradient descent in an Linf/L2/L1 ball (Madry et al. 2018; L1: SLIDE)",
             factory="sparring.attacks.pgd:pgd",
             backends=_BOTH,
             params={
@@ -98,5 +98,23 @@ def register_attacks() -> list[AttackSpec]:
                 "abort_early": True,
             },
             minimum_norm=True,
+        ),
+        AttackSpec(
+            name="spatial",
+            summary="Worst rotation and translation of a grid, gradient-free (Engstrom et al. 2019)",
+            factory="sparring.attacks.spatial:spatial",
+            backends=_BOTH,
+            params={
+                "max_rotation": 30.0,
+                "max_translation": 3.0,
+                "rotations": 31,
+                "translations": 7,
+                "image_shape": None,
+                "fill": None,
+                "targeted": False,
+                "loss": "ce",
+                "batch_size": 1024,
+                "eps": None,
+            },
         ),
     ]
