@@ -84,6 +84,17 @@ def test_attack_a_run_directory_with_new_attacks(trained: Path) -> None:
     assert "| mlp | fgsm-at |" in result.output
 
 
+def test_an_attack_without_budget_runs_once(trained: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["attack", str(trained / "run"), "--attack", "spatial", "--model", "mlp",
+                                      "--param", "image_shape=[28, 28]", "--param", "rotations=3",
+                                      "--param", "translations=3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [r for r in _rows(tmp_path / "spatial.csv") if r["attack"] == "spatial"]
+    assert len(rows) == 2 and all(r["eps"] == "" for r in rows)
+    assert all(0.0 <= float(r["robust_accuracy"]) <= float(r["clean_accuracy"]) for r in rows)
+    assert "| spatial |" in result.output
+
+
 def test_attack_a_weights_file_with_its_pipeline(trained: Path, tmp_path: Path) -> None:
     weights = trained / "run" / "models" / "mlp__standard.safetensors"
     result = CliRunner().invoke(cli, ["attack", str(weights), "--pipeline", str(trained / "tiny.toml"),

@@ -486,7 +486,7 @@ def _entries(cls: type, key: str) -> st.SearchStrategy:
 def _value_range(draw: st.DrawFn) -> tuple[float, float]:
     a, b = draw(_FINITE), draw(_FINITE)
     if a == b:
-        b = a + 1.0 if math.isfinite(a + 1.0) and a + 1.0 != a else a - 1.0
+        b = math.nextafter(a, math.inf) if math.isfinite(math.nextafter(a, math.inf)) else math.nextafter(a, -math.inf)
     return (min(a, b), max(a, b))
 
 

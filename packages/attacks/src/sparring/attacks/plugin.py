@@ -116,5 +116,6 @@ def register_attacks() -> list[AttackSpec]:
                 "batch_size": 1024,
                 "eps": None,
             },
+            budgeted=False,
         ),
     ]

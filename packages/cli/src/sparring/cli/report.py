@@ -42,8 +42,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
         if r["attack"] == "none":
             runs[key]["clean"] = f"{100 * r['clean_accuracy']:.1f}"
             continue
-        if r.get("robust_accuracy") is not None and r.get("eps") is not None:
-            col = f"{r['attack']} {r['eps']:g}"
+        if r.get("robust_accuracy") is not None:
+            col = f"{r['attack']} {r['eps']:g}" if r.get("eps") is not None else r["attack"]
             value = f"{100 * r['robust_accuracy']:.1f}"
         elif r.get("median_norm") is not None:
             col, value = f"{r['attack']} median norm", f"{r['median_norm']:.3g}"

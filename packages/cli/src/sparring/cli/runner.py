@@ -217,6 +217,11 @@ def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defen
             rows.append({"model": model_label, "defense": defense_label, "attack": entry.label, "eps": None,
                          "clean_accuracy": clean, "median_norm": median_norm(n, s)})
             continue
+        if not entry.eps:  # an attack with no budget (spatial): one row, eps None
+            report = robust_accuracy(model, x, y, {entry.label: fn}, [0.0], batch_size=bs)
+            rows.append({"model": model_label, "defense": defense_label, "attack": entry.label, "eps": None,
+                         "clean_accuracy": clean, "robust_accuracy": float(report.robust[entry.label][0].mean())})
+            continue
         report = robust_accuracy(model, x, y, {entry.label: fn}, entry.eps, batch_size=bs)
         mask = report.robust[entry.label]
         for e, row_mask in zip(report.eps, mask):

@@ -303,7 +303,8 @@ class AttackEntry(_Section):
                         check=[_nonempty], default_from="attack")
     attack: str = _field(help='registered attack name, e.g. "pgd"', check=[_nonempty])
     eps: tuple[float, ...] = _field(
-        (), help="perturbation budgets, each >= 0 (may be empty for minimum-norm attacks)", each=[_ge(0)]
+        (), help="perturbation budgets, each >= 0 (empty: minimum-norm attacks report their median norm, "
+        "attacks without a budget such as spatial run once)", each=[_ge(0)]
     )
     params: dict[str, Any] = _field(default_factory=dict, help="parameters passed to the attack")
 
@@ -1111,7 +1112,8 @@ def check_names(cfg: PipelineConfig, registry: Any) -> None:
                 continue
             params(spec, entry.params, (key, i, "params"))
             backend(spec, (key, i, kind))
-            if kind == "attack" and not entry.eps and not getattr(spec, "minimum_norm", False):
+            if (kind == "attack" and not entry.eps and not getattr(spec, "minimum_norm", False)
+                    and getattr(spec, "budgeted", True)):
                 problems.append(
                     f"{_fmt_path((key, i, 'eps'))}: attack {spec.name!r} works inside an eps-ball: "
                     "give at least one budget, e.g. eps = [0.03] (only minimum-norm attacks may leave it empty)"

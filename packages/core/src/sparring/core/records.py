@@ -115,11 +115,14 @@ class AttackSpec(PluginSpec):
     Attributes:
         minimum_norm: the attack looks for the smallest perturbation (DeepFool, C&W)
             rather than working inside a fixed eps-ball.
+        budgeted: the attack works inside an eps-ball (False: it has no budget, e.g.
+            the spatial grid search, and ignores ``eps``).
     """
 
     kind: ClassVar[str] = "attack"
 
     minimum_norm: bool = False
+    budgeted: bool = True
 
 
 @dataclass(frozen=True)
