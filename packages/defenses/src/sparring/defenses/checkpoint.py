@@ -1,8 +1,9 @@
 """Training checkpoints: weights, optimiser state and trainer state, written atomically.
 
 A checkpoint of epoch e is ``epoch-e.safetensors`` (the model's own ``save``),
-``epoch-e.optim.npz`` (numpy arrays only, read back without pickle) and, written last,
-``state.json`` naming them. An interrupted write leaves the previous ``state.json``
+``epoch-e.optim.npz`` (numpy arrays only, read back without pickle), for a defense with
+state of its own (``state_numpy``: the adversary critic) ``epoch-e.defense.npz``, and,
+written last, ``state.json`` naming them. An interrupted write leaves the previous ``state.json``
 pointing at the previous, complete files.
 """
 
@@ -51,20 +52,26 @@ class CheckpointDir:
     def exists(self) -> bool:
         return self.state_path.is_file()
 
-    def save(self, model: Any, optimizer: Any, state: dict[str, Any], *, best: bool = False) -> None:
+    def save(self, model: Any, optimizer: Any, state: dict[str, Any], *, best: bool = False,
+             defense_state: Mapping[str, np.ndarray] | None = None) -> None:
+        """Weights, optimiser state, the defense's own state (e.g. the adversary critic's
+        network) and ``state`` (JSON) of the epoch; ``state.json`` is written last."""
         epoch = int(state["epoch"])
-        weights, optim = f"epoch-{epoch}.safetensors", f"epoch-{epoch}.optim.npz"
+        files = {"weights": f"epoch-{epoch}.safetensors", "optimizer": f"epoch-{epoch}.optim.npz"}
         self.root.mkdir(parents=True, exist_ok=True)
-        model.save(str(self.root / weights))
-        save_npz(self.root / optim, optimizer.state_numpy())
+        model.save(str(self.root / files["weights"]))
+        save_npz(self.root / files["optimizer"], optimizer.state_numpy())
+        if defense_state:
+            files["defense"] = f"epoch-{epoch}.defense.npz"
+            save_npz(self.root / files["defense"], defense_state)
         if best:
             model.save(str(self.root / "best.safetensors"))
         previous = self.read_state() if self.exists() else None
-        write_text(self.state_path, json.dumps({**state, "weights": weights, "optimizer": optim}, indent=1))
-        if previous and previous.get("weights") != weights:
-            for key in ("weights", "optimizer"):
-                old = self.root / previous[key]
-                if old.exists():
+        write_text(self.state_path, json.dumps({**state, **files}, indent=1))
+        if previous and previous.get("weights") != files["weights"]:
+            for key in ("weights", "optimizer", "defense"):
+                old = self.root / previous[key] if previous.get(key) else None
+                if old is not None and old.exists():
                     old.unlink()
 
     def read_state(self) -> dict[str, Any]:
@@ -73,8 +80,12 @@ class CheckpointDir:
         except (OSError, ValueError) as err:
             raise DataError(f"{self.state_path} is unreadable ({err}); delete the run's checkpoints to restart") from err
 
-    def restore(self, model: Any, optimizer: Any) -> dict[str, Any]:
+    def restore(self, model: Any, optimizer: Any, defense: Any = None) -> dict[str, Any]:
+        """Load the last epoch's weights and optimiser state (and, for a ``defense`` with
+        ``load_state_numpy``, its state); returns the JSON state."""
         state = self.read_state()
         model.load(str(self.root / state["weights"]))
         optimizer.load_state_numpy(load_npz(self.root / state["optimizer"]))
+        if state.get("defense") and hasattr(defense, "load_state_numpy"):
+            defense.load_state_numpy(model, load_npz(self.root / state["defense"]))
         return state

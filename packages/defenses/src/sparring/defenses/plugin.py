@@ -46,4 +46,9 @@ def register_defenses() -> list[DefenseSpec]:
               "gaussian_latent:gaussian_latent",
               {"mu_target": 10.0, "kurtosis_weight": 0.2, "sigma_target": 1.0, "ridge": 1e-4,
                "min_class_samples": 2}),
+        _spec("adversary-critic", "NLL + fool a k-output critic with a differentiable high-confidence attack "
+              "+ cycle consistency (Matyasko thesis ch. 4)", "critic:adversary_critic",
+              {"lam": 0.5, "lam_cycle": 1e-2, "lam_grad": 10.0, "steps": 5, "confidence": None, "overshoot": 0.05,
+               "target": "closest", "cycle_squared": False, "critic": "dense", "critic_params": None,
+               "critic_lr": 1e-3}),
     ]

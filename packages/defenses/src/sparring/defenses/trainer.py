@@ -167,7 +167,7 @@ class Trainer:
         """Load the last checkpoint if there is one; True when something was loaded."""
         if self.checkpoints is None or not self.checkpoints.exists():
             return False
-        state = self.checkpoints.restore(self.model, self.optimizer)
+        state = self.checkpoints.restore(self.model, self.optimizer, self.defense)
         if state.get("seed") != self.seed:
             raise ConfigError(
                 f"the checkpoints in {self.checkpoints.root} were made with seed {state.get('seed')}, "
@@ -208,7 +208,7 @@ class Trainer:
         e = self.epoch
         start = time.perf_counter()
         rollback = self.overfitting is not None and self.overfitting.rollback
-        before = (model.parameters_numpy(), self.optimizer.state_numpy()) if rollback else None
+        before = (model.parameters_numpy(), self.optimizer.state_numpy(), self._defense_state()) if rollback else None
         model.train()
         model.set_dropout_seed(_seed(self.seed, e, 1))
         order_seed = _seed(self.seed, e, 0) if s.shuffle else None
@@ -251,12 +251,18 @@ class Trainer:
         self.history.append(record)
         improved = self._update_best(record)
         if self.checkpoints is not None:
-            self.checkpoints.save(model, self.optimizer, self._state(), best=improved)
+            self.checkpoints.save(model, self.optimizer, self._state(), best=improved,
+                                  defense_state=self._defense_state())
         for cb in self.callbacks:
             if hasattr(cb, "on_epoch"):
                 cb.on_epoch(record)
 
-    def _check_overfitting(self, e: int, before: tuple[dict, dict] | None) -> dict[str, Any]:
+    def _defense_state(self) -> dict[str, np.ndarray]:
+        """The defense's own trained state (e.g. the adversary critic), if it has any."""
+        get = getattr(self.defense, "state_numpy", None)
+        return dict(get()) if callable(get) else {}
+
+    def _check_overfitting(self, e: int, before: tuple[dict, dict, dict] | None) -> dict[str, Any]:
         assert self.overfitting is not None
         out = self.overfitting.update(self.model)
         if out["catastrophic_overfitting"]:
@@ -265,6 +271,8 @@ class Trainer:
             if before is not None:
                 self.model.load_parameters(before[0])
                 self.optimizer.load_state_numpy(before[1])
+                if before[2]:
+                    self.defense.load_state_numpy(self.model, before[2])
                 self.stopped = f"catastrophic overfitting in epoch {e + 1}; weights of epoch {e} kept"
                 out["rolled_back"] = True
                 what += f"; the weights of epoch {e} were put back and training stopped"
@@ -289,7 +297,7 @@ class Trainer:
     def _diverged(self, epoch: int, batch: int, value: float) -> None:
         where = "the initial weights"
         if self.checkpoints is not None and self.checkpoints.exists():
-            self.checkpoints.restore(self.model, self.optimizer)
+            self.checkpoints.restore(self.model, self.optimizer, self.defense)
             where = f"the checkpoint of epoch {self.epoch} in {self.checkpoints.root}"
         else:
             self.model.load_parameters(self._initial)

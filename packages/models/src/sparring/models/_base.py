@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -64,6 +65,15 @@ class ModelBase:
     def load(self, path: str | os.PathLike[str]) -> None:
         """Read weights written by :meth:`save` on either backend."""
         self.load_parameters(load_arrays(path), source=os.fspath(path))
+
+    def with_module(self, module: Any) -> Any:
+        """A shallow copy of this wrapper around another framework ``module`` (same backend,
+        shapes and metadata). Compiled steps use it to see a traced module as a Model: a
+        module passed as an argument of ``nnx.jit`` is traced with its current weights,
+        whereas a Model captured by closure would keep the weights of its first trace."""
+        view = copy.copy(self)
+        view.module = module  # type: ignore[attr-defined]
+        return view
 
     def __repr__(self) -> str:
         return (
