@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -104,4 +105,5 @@ class JaxModel(ModelBase):
 
     def _assign(self, params: Mapping[str, np.ndarray]) -> None:
         for name, v in self._variables():
-            v[...] = jnp.asarray(params[name], dtype=v[...].dtype)
+            old = v[...]
+            v[...] = jax.device_put(jnp.asarray(params[name], dtype=old.dtype), old.device)  # keep it committed

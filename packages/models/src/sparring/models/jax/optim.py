@@ -61,7 +61,11 @@ class JaxOptimizer:
         if s.clip_norm is not None:
             tx = optax.chain(optax.clip_by_global_norm(s.clip_norm), tx)
         self.tx = tx
-        self.opt_state = tx.init(params)
+        # every array committed to the backend's device: the compiled step's outputs are, and
+        # inputs that are not would make the second call compile the step again
+        device = model.backend._device
+        nnx.update(model.module, jax.device_put(nnx.state(model.module), device))
+        self.opt_state = jax.device_put(tx.init(params), device)
         self.scale = 1.0
         self._compiled: dict[Any, Callable[..., Any]] = {}
 
@@ -108,5 +112,6 @@ class JaxOptimizer:
             raise CheckpointMismatchError(
                 f"optimizer state does not match this optimizer: missing {missing[:5]}, unexpected {extra[:5]}"
             )
-        new = [jnp.asarray(arrays[n], dtype=v.dtype).reshape(v.shape) for n, (_, v) in zip(names, leaves)]
+        new = [jax.device_put(jnp.asarray(arrays[n], dtype=v.dtype).reshape(v.shape), v.device)
+               for n, (_, v) in zip(names, leaves)]
         self.opt_state = jax.tree_util.tree_unflatten(treedef, new)
