@@ -95,6 +95,19 @@ def test_an_attack_without_budget_runs_once(trained: Path, tmp_path: Path) -> No
     assert "| spatial |" in result.output
 
 
+def test_a_run_whose_first_attack_is_minimum_norm(tmp_path: Path) -> None:
+    """The example grid uses the first attack with a budget (DeepFool takes no eps)."""
+    path = tmp_path / "p.toml"
+    path.write_text(PIPELINE.replace('[[attacks]]\nattack = "fgsm"', '[[attacks]]\nattack = "deepfool"\neps = [0.5]\n'
+                                     'params = { steps = 5 }\n[[attacks]]\nattack = "fgsm"')
+                    .replace('[[defenses]]\ndefense = "fgsm-at"\nparams = { eps = 0.1 }\n', ""))
+    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(tmp_path / "run"), "--set", "report.examples=4"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "examples.json").read_text())["attack"] == "fgsm"
+    rows = _rows(tmp_path / "run" / "results.csv")
+    assert {r["attack"] for r in rows} == {"none", "deepfool", "fgsm", "worst-case"}
+
+
 def test_attack_a_weights_file_with_its_pipeline(trained: Path, tmp_path: Path) -> None:
     weights = trained / "run" / "models" / "mlp__standard.safetensors"
     result = CliRunner().invoke(cli, ["attack", str(weights), "--pipeline", str(trained / "tiny.toml"),

@@ -299,8 +299,9 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
 
 
 def _examples(cfg: PipelineConfig, model: Any, test: Any, label: str) -> dict[str, Any]:
-    """Clean vs adversarial inputs and predictions for the report's example grid."""
-    entry = next((a for a in cfg.attacks if a.eps), None)
+    """Clean vs adversarial inputs and predictions for the report's example grid (the first
+    attack with a budget, at its largest eps)."""
+    entry = next((a for a in cfg.attacks if a.eps and not _attack(a)[1]), None)
     if entry is None:
         return {}
     fn, _ = _attack(entry)
