@@ -10,6 +10,9 @@ BUILTIN = {
     "matyasko-margin": "Matyasko Table 3.1: l2 / l1 margin maximisation vs plain and adversarial training",
     "volpato-gaussian": "Volpato: cross-entropy vs the Gaussian latent loss; FGSM accuracy vs eps",
     "slides-multiattack": "Robust-training slides: PGD/FGSM/MIM-AT, gradient regularisation, multi-attack",
+    "kasl-gtsrb": "Kasl Table 5.3: FF / S4 on GTSRB x plain/robust/regularised/robust+regularised (needs GTSRB)",
+    "kasl-speech": "Kasl Table 5.4: StackedModels on raw Speech Commands digits (needs Speech Commands)",
+    "kasl-us8k": "Kasl Table 5.8: StackedModels on UrbanSound8K dangerous vs benign (needs UrbanSound8K)",
 }
 """Name -> summary of the pipelines shipped as ``pipelines/<name>.toml``."""
 
