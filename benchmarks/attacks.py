@@ -1,4 +1,4 @@
-"""Attack throughput of sparring (torch, jax) side by side with torchattacks and Foolbox 3.
+"""Attack throughput of sparring (torch, jax) side by side with torchattacks, Foolbox 3 and ART.
 
 One trained model (dense-mnist, 784-256-256-10, trained on the embedded real MNIST
 sample), one batch of real test digits, every library in the same run. For each
@@ -37,6 +37,7 @@ MINIMUM_NORM = {"deepfool-l2", "cw-l2"}
 PEER_ATTACKS = {
     "torchattacks": {"fgsm", "pgd-40", "mim-10", "deepfool-l2", "apgd-100"},
     "foolbox": {"fgsm", "pgd-40", "mim-10", "deepfool-l2", "cw-l2"},
+    "art": {"fgsm", "pgd-40", "mim-10", "deepfool-l2", "apgd-100", "cw-l2"},
 }
 
 
@@ -141,6 +142,48 @@ def foolbox_runner(weights: Path, device: str):
     return run
 
 
+def art_runner(weights: Path, device: str):
+    import torch
+    from art.attacks.evasion import (
+        AutoProjectedGradientDescent,
+        CarliniL2Method,
+        DeepFool,
+        FastGradientMethod,
+        MomentumIterativeMethod,
+        ProjectedGradientDescent,
+    )
+    from art.estimators.classification import PyTorchClassifier
+
+    net = torch_module(weights, device)
+    clf = PyTorchClassifier(net, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 28, 28), nb_classes=10,
+                            clip_values=(0.0, 1.0), device_type="gpu" if device.startswith("cuda") else "cpu")
+
+    def run(attack: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        s = SETTINGS[attack]
+        n = len(x)
+        if attack == "fgsm":
+            atk = FastGradientMethod(clf, eps=s["eps"], batch_size=n)
+        elif attack == "pgd-40":
+            atk = ProjectedGradientDescent(clf, eps=s["eps"], eps_step=s["step_size"], max_iter=s["steps"],
+                                           num_random_init=0, batch_size=n, verbose=False)
+        elif attack == "mim-10":
+            atk = MomentumIterativeMethod(clf, eps=s["eps"], eps_step=s["step_size"], max_iter=s["steps"],
+                                          decay=s["momentum"], batch_size=n, verbose=False)
+        elif attack == "deepfool-l2":
+            atk = DeepFool(clf, max_iter=s["steps"], epsilon=s["overshoot"], nb_grads=10, batch_size=n, verbose=False)
+        elif attack == "apgd-100":
+            atk = AutoProjectedGradientDescent(clf, norm=np.inf, eps=s["eps"], eps_step=2 * s["eps"],
+                                               max_iter=s["steps"], nb_random_init=1, batch_size=n,
+                                               loss_type="cross_entropy", verbose=False)
+        else:
+            atk = CarliniL2Method(clf, confidence=s["confidence"], learning_rate=s["lr"],
+                                  binary_search_steps=s["binary_search_steps"], max_iter=s["steps"],
+                                  initial_const=s["initial_const"], batch_size=n, verbose=False)
+        return atk.generate(x[:, None].astype(np.float32), y=np.asarray(y))[:, 0]
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="test digits attacked (at most 1000)")
@@ -159,7 +202,7 @@ def main() -> None:
     run_torch, predict = sparring_runner("torch", weights, args.device)
     run_jax, _ = sparring_runner("jax", weights, "gpu" if args.device.startswith("cuda") else "cpu")
     runners = {"sparring-torch": run_torch, "sparring-jax": run_jax}
-    for name, make in (("torchattacks", torchattacks_runner), ("foolbox", foolbox_runner)):
+    for name, make in (("torchattacks", torchattacks_runner), ("foolbox", foolbox_runner), ("art", art_runner)):
         try:
             runners[name] = make(weights, args.device)
         except ImportError as err:
