@@ -12,6 +12,7 @@ from .deepfool import deepfool
 from .evaluate import RobustnessReport, accuracy_at_thresholds, median_norm, robust_accuracy
 from .fgsm import fgsm
 from .mim import mim
+from .pdpgd import pdgd, pdpgd
 from .pgd import pgd
 from .sanity import SanityReport, random_search, sanity_report
 from .spatial import spatial
@@ -29,6 +30,8 @@ __all__ = [
     "maximize",
     "median_norm",
     "mim",
+    "pdgd",
+    "pdpgd",
     "pgd",
     "random_search",
     "robust_accuracy",

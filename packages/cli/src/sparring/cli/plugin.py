@@ -10,6 +10,7 @@ BUILTIN = {
     "matyasko-margin": "Matyasko Table 3.1: l2 / l1 margin maximisation vs plain and adversarial training",
     "volpato-gaussian": "Volpato: cross-entropy vs the Gaussian latent loss; FGSM accuracy vs eps",
     "slides-multiattack": "Robust-training slides: PGD/FGSM/MIM-AT, gradient regularisation, multi-attack",
+    "pdpgd-eval": "Matyasko ch. 5: PDPGD vs PGD, C&W and DeepFool; accuracy at five thresholds, median norm",
     "kasl-gtsrb": "Kasl Table 5.3: FF / S4 on GTSRB x plain/robust/regularised/robust+regularised (needs GTSRB)",
     "kasl-speech": "Kasl Table 5.4: StackedModels on raw Speech Commands digits (needs Speech Commands)",
     "kasl-us8k": "Kasl Table 5.8: StackedModels on UrbanSound8K dangerous vs benign (needs UrbanSound8K)",
