@@ -1,5 +1,7 @@
 """The StackedModel (ff, gru, lstm, s4d): thesis parameter counts, one layout on both
-frameworks, torch/jax parity of logits and input gradients, modes and dropout, errors."""
+frameworks, torch/jax parity of logits and input gradients, modes and dropout, errors; and
+gru/lstm cells of their own width ``rnn_hidden`` (layout, a numpy forward pass, parity and
+weights files across frameworks, None = d_model)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import numpy as np
 import pytest
 
 from sparring.core import Model, get_registry
-from sparring.core.errors import ConfigError, InvalidInputError
+from sparring.core.errors import CheckpointMismatchError, ConfigError, InvalidInputError
 from sparring.models import build_model
 from sparring.models.stacked import stacked
 
 LAYERS = ["ff", "gru", "lstm", "s4d"]
 TINY = dict(input_shape=(12, 3), d_model=8, state_size=4, num_classes=5)
+H_TINY = 5  # an rnn_hidden != d_model 8
 # Kasl 2024, chapter 5.1 (MNIST, layers of 128, 10 classes)
 THESIS_COUNTS = {"ff-mnist": 151_562, "gru-mnist": 133_642, "lstm-mnist": 166_410}
 
@@ -123,14 +126,16 @@ def test_same_seed_same_weights(backend_name: str) -> None:
 # -- torch / jax parity -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-@pytest.mark.parametrize(("src", "dst"), [("torch", "jax"), ("jax", "torch")])
-def test_weights_file_gives_the_same_function_on_both_frameworks(tmp_path, layer: str, src: str, dst: str) -> None:
+def _assert_same_function(tmp_path, src: str, dst: str, **kwargs: object) -> None:
+    """A ``src`` model's weights file makes a ``dst`` model (other seed) the same function:
+    logits and input gradients agree in train mode (dropout 0) and eval mode."""
     _both()
-    a = build_model("stacked", backend=src, layer=layer, seed=1, **TINY)
-    b = build_model("stacked", backend=dst, layer=layer, seed=2, **TINY)
+    a = build_model("stacked", backend=src, seed=1, **{**TINY, **kwargs})
+    b = build_model("stacked", backend=dst, seed=2, **{**TINY, **kwargs})
     a.save(tmp_path / "w.safetensors")
     b.load(tmp_path / "w.safetensors")
+    pa, pb = a.parameters_numpy(), b.parameters_numpy()
+    assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 12, 3)).astype(np.float32)
     w = rng.normal(size=(4, 5)).astype(np.float32)
@@ -143,6 +148,97 @@ def test_weights_file_gives_the_same_function_on_both_frameworks(tmp_path, layer
         np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
         assert np.abs(ga).max() > 1e-3, "input gradient vanished; the comparison would be vacuous"
         np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize(("src", "dst"), [("torch", "jax"), ("jax", "torch")])
+def test_weights_file_gives_the_same_function_on_both_frameworks(tmp_path, layer: str, src: str, dst: str) -> None:
+    _assert_same_function(tmp_path, src, dst, layer=layer)
+
+
+@pytest.mark.parametrize(("layer", "src", "dst"), [("gru", "torch", "jax"), ("lstm", "jax", "torch")])
+def test_recurrent_width_is_the_same_function_on_both_frameworks(tmp_path, layer: str, src: str, dst: str) -> None:
+    """Cells H = 5 wide in d = 8 (each cell one way; test_recurrent_width_forward_matches_numpy
+    checks both cells on both frameworks against numpy)."""
+    _assert_same_function(tmp_path, src, dst, layer=layer, rnn_hidden=H_TINY)
+
+
+# -- recurrent cells of their own width (rnn_hidden) -----------------------------------------
+
+
+def test_recurrent_width_layout(backend_name: str) -> None:
+    """Cell d -> H, GLU H -> d; everything else d wide, as without rnn_hidden."""
+    d, H, F, C = 8, H_TINY, 3, 5
+    seq = {
+        "gru": {"weight_ih": (3 * H, d), "bias_ih": (3 * H,), "weight_hh": (3 * H, H), "bias_hn": (H,)},
+        "lstm": {"weight_ih": (4 * H, d), "weight_hh": (4 * H, H), "bias": (4 * H,)},
+    }
+    for layer in ("gru", "lstm"):
+        m = build_model("stacked", backend=backend_name, layer=layer, rnn_hidden=H, **TINY)
+        plain = build_model("stacked", backend=backend_name, layer=layer, **TINY)
+        expected = {k: v.shape for k, v in plain.parameters_numpy().items() if ".seq." not in k}
+        expected.update({"blocks.0.out.weight": (d, H), "blocks.0.gate.weight": (d, H)})
+        expected.update({f"blocks.0.seq.{k}": s for k, s in seq[layer].items()})
+        assert expected["encoder.weight"] == (d, F) and expected["decoder.weight"] == (C, d)
+        assert {k: v.shape for k, v in m.parameters_numpy().items()} == expected, layer
+
+
+def test_rnn_hidden_none_is_d_model(backend_name: str) -> None:
+    """rnn_hidden = d_model draws the same weights as None: the same model."""
+    x = np.random.default_rng(0).normal(size=(2, 12, 3)).astype(np.float32)
+    for layer in ("gru", "lstm"):
+        a = build_model("stacked", backend=backend_name, layer=layer, seed=3, **TINY).eval()
+        b = build_model("stacked", backend=backend_name, layer=layer, seed=3, rnn_hidden=8, **TINY).eval()
+        pa, pb = a.parameters_numpy(), b.parameters_numpy()
+        assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa), layer
+        np.testing.assert_array_equal(_logits(a, x), _logits(b, x))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _numpy_logits(p: dict[str, np.ndarray], layer: str, x: np.ndarray) -> np.ndarray:
+    """The one-block StackedModel of the module docs, by hand in float64 (eval mode)."""
+    lin = lambda z, name: z @ p[f"{name}.weight"].T + p[f"{name}.bias"]  # noqa: E731
+    h = lin(x.astype(np.float64), "encoder")  # (B, L, d)
+    mu, var = h.mean(-1, keepdims=True), h.var(-1, keepdims=True)
+    u = (h - mu) / np.sqrt(var + 1e-6) * p["blocks.0.norm.weight"] + p["blocks.0.norm.bias"]
+    w_ih, w_hh = p["blocks.0.seq.weight_ih"], p["blocks.0.seq.weight_hh"]
+    H = w_hh.shape[1]
+    state, c, outs = np.zeros((x.shape[0], H)), np.zeros((x.shape[0], H)), []
+    for k in range(x.shape[1]):
+        if layer == "gru":
+            gi, gh = u[:, k] @ w_ih.T + p["blocks.0.seq.bias_ih"], state @ w_hh.T
+            r = _sigmoid(gi[:, :H] + gh[:, :H])
+            z = _sigmoid(gi[:, H : 2 * H] + gh[:, H : 2 * H])
+            n = np.tanh(gi[:, 2 * H :] + r * (gh[:, 2 * H :] + p["blocks.0.seq.bias_hn"]))
+            state = (1 - z) * n + z * state
+        else:
+            i, f, g, o = np.split(u[:, k] @ w_ih.T + state @ w_hh.T + p["blocks.0.seq.bias"], 4, axis=-1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            state = _sigmoid(o) * np.tanh(c)
+        outs.append(state)
+    z = np.stack(outs, axis=1)  # (B, L, H)
+    z = 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)))  # GELU, tanh form
+    h = h + lin(z, "blocks.0.out") * _sigmoid(lin(z, "blocks.0.gate"))  # (B, L, d)
+    return lin(h.mean(axis=1), "decoder")  # (B, C)
+
+
+@pytest.mark.parametrize("layer", ["gru", "lstm"])
+def test_recurrent_width_forward_matches_numpy(backend_name: str, layer: str) -> None:
+    m = build_model("stacked", backend=backend_name, layer=layer, seed=1, rnn_hidden=H_TINY, **TINY).eval()
+    x = np.random.default_rng(2).normal(size=(3, 12, 3)).astype(np.float32)
+    np.testing.assert_allclose(_logits(m, x), _numpy_logits(m.parameters_numpy(), layer, x), rtol=1e-4, atol=1e-5)
+
+
+def test_weights_file_of_another_width_is_refused(tmp_path, backend_name: str) -> None:
+    other = "jax" if backend_name == "torch" else "torch"
+    pytest.importorskip(other)
+    build_model("stacked", backend=other, layer="gru", rnn_hidden=H_TINY, **TINY).save(tmp_path / "w.safetensors")
+    m = build_model("stacked", backend=backend_name, layer="gru", **TINY)
+    with pytest.raises(CheckpointMismatchError, match="blocks.0.seq.weight_hh"):
+        m.load(tmp_path / "w.safetensors")
 
 
 # -- recurrent layers against torch's own cells -----------------------------------------------
@@ -242,8 +338,10 @@ def test_dropout_mask_is_shared_over_time(backend_name: str) -> None:
     np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))
 
 
-def test_dropout_sites_agree_across_frameworks(tmp_path) -> None:
-    """Both blocks apply dropout at the same places: swap it for one fixed channel mask."""
+@pytest.mark.parametrize("kwargs", [{"layer": "s4d"}, {"layer": "gru", "rnn_hidden": H_TINY}])
+def test_dropout_sites_agree_across_frameworks(tmp_path, kwargs: dict) -> None:
+    """Both blocks apply dropout at the same places (on the H-wide cell output and the
+    d-wide GLU output): swap it for one fixed channel mask, cut to the width it meets."""
     _both()
     import torch
 
@@ -251,16 +349,16 @@ def test_dropout_sites_agree_across_frameworks(tmp_path) -> None:
 
     class TorchMask(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x * torch.as_tensor(mask)
+            return x * torch.as_tensor(mask[..., : x.shape[-1]])
 
-    a = build_model("stacked", backend="torch", layer="s4d", seed=1, **TINY)
-    b = build_model("stacked", backend="jax", layer="s4d", seed=2, **TINY)
+    a = build_model("stacked", backend="torch", seed=1, **{**TINY, **kwargs})
+    b = build_model("stacked", backend="jax", seed=2, **{**TINY, **kwargs})
     a.save(tmp_path / "w.safetensors")
     b.load(tmp_path / "w.safetensors")
     x = np.random.default_rng(0).normal(size=(4, 12, 3)).astype(np.float32)
     plain = _logits(a, x)
     a.module.blocks[0].drop = TorchMask()
-    b.module.blocks[0].drop = lambda z: z * mask
+    b.module.blocks[0].drop = lambda z: z * mask[..., : z.shape[-1]]
     masked = _logits(a, x)
     assert np.abs(masked - plain).max() > 1e-3
     np.testing.assert_allclose(_logits(b, x), masked, rtol=1e-4, atol=1e-5)
@@ -288,9 +386,20 @@ def test_bad_configurations_are_config_errors() -> None:
         build_model("stacked", backend="torch", layer="gru", input_shape=(3, 28, 28))
     with pytest.raises(ConfigError, match="dropout"):
         build_model("stacked", backend="torch", dropout=1.0)
+    with pytest.raises(ConfigError, match="rnn_hidden must be >= 1"):
+        build_model("stacked", backend="torch", layer="gru", rnn_hidden=0)
     # ff reads any sample shape as one step
     m = build_model("stacked", backend="torch", layer="ff", input_shape=(1, 4, 4), d_model=4)
     assert m.parameters_numpy()["encoder.weight"].shape == (4, 16)
+
+
+@pytest.mark.parametrize("layer", ["ff", "s4", "s4d"])
+def test_rnn_hidden_is_for_recurrent_layers_only(backend_name: str, layer: str) -> None:
+    with pytest.raises(ConfigError, match="only applies to layer 'gru' or 'lstm'"):
+        build_model("stacked", backend=backend_name, layer=layer, rnn_hidden=4, **TINY)
+    # a gru/lstm preset keeps its width when only the layer is overridden: say rnn_hidden=None
+    with pytest.raises(ConfigError, match="rnn_hidden=None"):
+        build_model("gru-us8k", backend=backend_name, layer=layer, input_shape=(6, 1))
 
 
 def test_jitted_forward_matches_eager() -> None:

@@ -65,8 +65,10 @@ def _stacked_specs() -> list[ModelSpec]:
         "dropout": 0.0,
         "value_range": (0.0, 1.0),
         "dtype": "float32",
+        "rnn_hidden": None,
     }
-    # Kasl 2024, ch. 5.1: 784 pixels as a [784, 1] sequence in [-1, 1], layers of 128
+    # Kasl 2024, ch. 5.1: 784 pixels as a [784, 1] sequence in [-1, 1], layers of 128 (the
+    # recurrent cells too: rnn_hidden None = d_model = 128)
     mnist = {**params, "value_range": (-1.0, 1.0)}
     presets = {
         "ff": "Linear per step on the flattened 28x28 digit (151,562 parameters)",
@@ -101,33 +103,37 @@ def _kasl_specs() -> list[ModelSpec]:
 
     ``{ff,gru,lstm,s4}-{gtsrb,speech,speech-mel,us8k}``: one block, no dropout, inputs in
     ``[-1, 1]`` (J. Kasl 2024, ``references/kasl-2024-minmax-s4-thesis.txt``, line 656),
-    sizes from chapter 5 (line numbers of that file)::
+    sizes from chapter 5 (line numbers of that file); H = ``rnn_hidden``, the width of the
+    gru/lstm cells (N and H both the thesis's "size of each layer")::
 
-        preset        source               input (L, F)   d_model  N    C    ff / gru / lstm / s4 parameters
-        *-gtsrb       5.2, l. 911-939      (1024, 3)      324      224  43   1,326,175 / 857,671 / 1,067,623 / 807,775
-        *-speech      5.3.1, l. 995-1018   (16000, 1)     128      64   10   2,099,210 / 133,642 / 166,410 / 100,618
-        *-speech-mel  5.3.2, l. 1036-1071  (32, 128)      196      120  10     921,210 / 336,150 /   412,982 / 293,422
-        *-us8k        5.4, l. 1185-1226    (40000, 1)     240      196  2    2,574,722 / 463,682 /   578,882 / 493,922
+        preset        source               input (L, F)   d_model  N = H  C    ff / gru / lstm / s4 parameters
+        *-gtsrb       5.2, l. 911-939      (1024, 3)      324      224    43   1,326,175 / 530,871 / 653,623 / 807,775
+        *-speech      5.3.1, l. 995-1018   (16000, 1)     128      64     10   2,099,210 /  55,562 /  67,850 / 100,618
+        *-speech-mel  5.3.2, l. 1036-1071  (32, 128)      196      120    10     921,210 / 189,318 / 227,238 / 293,422
+        *-us8k        5.4, l. 1185-1226    (40000, 1)     240      196    2    2,574,722 / 353,154 / 438,610 / 493,922
 
     (``ff-us8k`` reads ``(10000, 1)``, see below.) The thesis's counts, where it gives
     them: GTSRB S4 807,775 and FF 662,623 (l. 938-939); UrbanSound8K FF 2,574,722, GRU
     353,154, LSTM 438,610, S4 493,922 (l. 1223-1226); none for Speech Commands.
 
-    Counts of :mod:`sparring.models.stacked` (d = d_model, N = state_size, F features a
-    step, C classes; ``ff`` reads the whole sample as one step, F = L x features)::
+    Counts of :mod:`sparring.models.stacked` (d = d_model, N = state_size, H = rnn_hidden,
+    F features a step, C classes; ``ff`` reads the whole sample as one step, F = L x
+    features; the GLU maps the cell's H channels back to d)::
 
         shell = (F + 1) d + 2 d + 2 (d^2 + d) + (d + 1) C     encoder, LayerNorm, GLU, decoder
         ff    = shell + d^2 + d          = 3 d^2 + (F + C + 6) d + C
-        gru   = shell + 6 d^2 + 4 d      = 8 d^2 + (F + C + 9) d + C
-        lstm  = shell + 8 d^2 + 4 d      = 10 d^2 + (F + C + 9) d + C
         s4    = shell + (8 N + 2) d      = 2 d^2 + (F + C + 7 + 8 N) d + C
+        gru   = 5 H d + 3 H^2 + 4 H + (F + C + 5) d + C         (8 d^2 + (F + C + 9) d + C at H = d)
+        lstm  = 6 H d + 4 H^2 + 4 H + (F + C + 5) d + C         (10 d^2 + (F + C + 9) d + C at H = d)
 
     Mapping. The thesis lists "size of each layer" a and "size of the recurrent hidden
-    state" b. Solving the formulas for its counts: in 5.2-5.4 d_model = b and N = a
-    (GTSRB S4 at d 324, N 224, F 3, C 43 is 807,775 exactly; at d 224, N 324 it would be
-    692,875; UrbanSound8K S4 at d 240, N 196, F 1, C 2 is 493,922 exactly), while the
-    MNIST section 5.1 has d_model = a = 128, N = b = 64 (its swap matches none of its
-    four counts). Speech Commands gives no counts; its presets follow 5.2-5.4 (d = b).
+    state" b. Solving the formulas for its counts: in 5.2-5.4 d_model = b, N = a and the
+    recurrent cells are H = a wide (GTSRB S4 at d 324, N 224, F 3, C 43 is 807,775
+    exactly; at d 224, N 324 it would be 692,875; UrbanSound8K S4 at d 240, N 196, F 1, C 2
+    is 493,922 exactly; no single d gives both its GRU and LSTM counts, LSTM - GRU =
+    H (d + H) = 85,456 gives H = 196 = a with d = 240 = b, and then both exactly), while
+    the MNIST section 5.1 has d_model = a = 128 = H, N = b = 64 (its swap matches none of
+    its four counts). Speech Commands gives no counts; its presets follow 5.2-5.4.
 
     What differs from the thesis (the tests in ``tests/test_presets.py`` check each claim):
 
@@ -139,14 +145,6 @@ def _kasl_specs() -> list[ModelSpec]:
       thesis's FF saw 10,000 waveform values, a quarter of the "roughly [40000, 1]" (l.
       1193) of its serial models. The preset reads ``(10000, 1)``: load UrbanSound8K with
       ``sample_rate=2500, duration=4.0`` for it (``sample_rate=10000`` for the others).
-    * ``gru-us8k``, ``lstm-us8k``: no d_model gives both counts (LSTM - GRU = 2 d^2 =
-      85,456 has no integer root). The thesis's recurrent cell has its own width H with
-      the GLU mapping H -> d: gru = 5 H d + 3 H^2 + 4 H + (F + C + 5) d + C and lstm =
-      6 H d + 4 H^2 + 4 H + (F + C + 5) d + C, so LSTM - GRU = H (d + H) = 85,456 gives
-      H = 196 = a, d = 240 = b, and both counts exactly (MNIST: H = a = 128 = d). Our
-      ``gru``/``lstm`` layers have H = d_model; the presets keep d_model = 240 (463,682 and
-      578,882 parameters) and the recurrent width of the other presets follows suit (the
-      thesis's cells would be 224 wide for GTSRB, 64 and 120 for Speech Commands).
     * ``*-speech``: the thesis also put "one 1D convolution" (l. 1003, unspecified)
       before the network; not part of these presets. The ten digits "zero" .. "nine".
     * ``*-speech-mel``: torchaudio's ``MelSpectrogram(n_fft=1024)`` (l. 1042) at its
@@ -168,31 +166,32 @@ def _kasl_specs() -> list[ModelSpec]:
         "dropout": 0.0,
         "value_range": (-1.0, 1.0),
         "dtype": "float32",
+        "rnn_hidden": None,
     }
     layers = {"ff": "FF", "gru": "GRU", "lstm": "LSTM", "s4": "S4"}
     datasets = {  # suffix: (sizes, what, {layer: parameters}); see the docstring
         "gtsrb": (
             {"input_shape": (1024, 3), "d_model": 324, "state_size": 224, "num_classes": 43},
             "GTSRB 1024 pixels x RGB, 43 classes",
-            {"ff": "1,326,175; thesis 662,623", "gru": "857,671", "lstm": "1,067,623", "s4": "807,775 as the thesis"},
+            {"ff": "1,326,175; thesis 662,623", "gru": "530,871", "lstm": "653,623", "s4": "807,775 as the thesis"},
         ),
         "speech": (
             {"input_shape": (16000, 1), "d_model": 128, "state_size": 64, "num_classes": 10},
             "Speech Commands digits, 16000-sample waveform",
-            {"ff": "2,099,210", "gru": "133,642", "lstm": "166,410", "s4": "100,618"},
+            {"ff": "2,099,210", "gru": "55,562", "lstm": "67,850", "s4": "100,618"},
         ),
         "speech-mel": (
             {"input_shape": (32, 128), "d_model": 196, "state_size": 120, "num_classes": 10},
             "Speech Commands digits, 32 frames x 128 Mels (n_fft 1024, hop 512)",
-            {"ff": "921,210", "gru": "336,150", "lstm": "412,982", "s4": "293,422"},
+            {"ff": "921,210", "gru": "189,318", "lstm": "227,238", "s4": "293,422"},
         ),
         "us8k": (
             {"input_shape": (40000, 1), "d_model": 240, "state_size": 196, "num_classes": 2},
             "UrbanSound8K dangerous vs benign, 40000-sample waveform",
             {
                 "ff": "2,574,722 as the thesis",
-                "gru": "463,682; thesis 353,154 with a 196-wide cell",
-                "lstm": "578,882; thesis 438,610 with a 196-wide cell",
+                "gru": "353,154 as the thesis",
+                "lstm": "438,610 as the thesis",
                 "s4": "493,922 as the thesis",
             },
         ),
@@ -201,6 +200,8 @@ def _kasl_specs() -> list[ModelSpec]:
     for suffix, (sizes, what, counts) in datasets.items():
         for layer, label in layers.items():
             params = {**base, **sizes, "layer": layer}
+            if layer in ("gru", "lstm"):  # the thesis's "size of each layer", as N
+                params["rnn_hidden"] = sizes["state_size"]
             summary = what
             if suffix == "us8k" and layer == "ff":  # the thesis's FF count needs 10,000 values
                 params["input_shape"] = (10000, 1)

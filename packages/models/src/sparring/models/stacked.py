@@ -32,6 +32,17 @@ The s4 count, d = 128, N = 64 (Kasl 2024, ch. 5.1; the layout of Annotated S4's
 
 i.e. the shell of the block (34,826) plus ``(8N + 2) d = 65,792``. The same rule gives
 the thesis's GTSRB S4 (d 324, N 224, 3 colour features, 43 classes): 807,775.
+
+Recurrent width. ``rnn_hidden`` H gives a ``gru``/``lstm`` cell its own width: the cell
+is GRU/LSTM(d -> H), GELU and dropout act on its H-wide output and the GLU's ``out`` and
+``gate`` map H -> d back onto the residual stream (``None``: H = d, the layout above).
+With F features a step and C classes::
+
+    shell(H) = (F + 1) d + 2 d + 2 (H d + d) + (d + 1) C    encoder, LayerNorm, GLU H -> d, decoder
+    gru      = shell(H) + 3 H (d + H) + 4 H                 weight_ih, weight_hh, bias_ih, bias_hn
+    lstm     = shell(H) + 4 H (d + H) + 4 H                 weight_ih, weight_hh, bias
+
+The thesis's UrbanSound8K GRU and LSTM (d 240, H 196, F 1, C 2): 353,154 and 438,610.
 """
 
 from __future__ import annotations
@@ -78,7 +89,9 @@ def check_sample_size(x_shape: tuple[int, ...], seq_len: int, features: int) -> 
         )
 
 
-def _check(layer: str, d_model: int, state_size: int, n_layers: int, num_classes: int, dropout: float) -> None:
+def _check(
+    layer: str, d_model: int, state_size: int, n_layers: int, num_classes: int, dropout: float, rnn_hidden: int | None
+) -> None:
     if layer not in LAYERS:
         hint = difflib.get_close_matches(str(layer), LAYERS, n=1)
         raise ConfigError(
@@ -98,6 +111,14 @@ def _check(layer: str, d_model: int, state_size: int, n_layers: int, num_classes
         raise ConfigError(f"stacked: s4 state_size N must be >= 1 (N complex states), got {state_size}")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"stacked: dropout is a rate in [0, 1), got {dropout}")
+    if rnn_hidden is not None and layer not in ("gru", "lstm"):
+        raise ConfigError(
+            f"stacked: rnn_hidden (a recurrent cell's width) only applies to layer 'gru' or 'lstm', "
+            f"got layer {layer!r} with rnn_hidden={rnn_hidden}; leave it None (e.g. rnn_hidden=None when "
+            f"overriding the layer of a gru/lstm preset)"
+        )
+    if rnn_hidden is not None and rnn_hidden < 1:
+        raise ConfigError(f"stacked: rnn_hidden must be >= 1 (or None for d_model), got {rnn_hidden}")
 
 
 def stacked(
@@ -114,15 +135,17 @@ def stacked(
     dropout: float = 0.0,
     value_range: Sequence[float] = (0.0, 1.0),
     dtype: str = "float32",
+    rnn_hidden: int | None = None,
 ) -> Model:
     """Annotated S4's StackedModel with sequence layer ``layer`` returning logits ``(B, num_classes)``.
 
     Args:
-        layer: ``"ff"`` (Linear per step), ``"gru"``, ``"lstm"`` (hidden size d_model,
-            Flax bias layout), ``"s4"`` (DPLR SSM, HiPPO-LegS init, kernel of length L)
+        layer: ``"ff"`` (Linear per step), ``"gru"``, ``"lstm"`` (hidden size
+            ``rnn_hidden``, Flax bias layout), ``"s4"`` (DPLR SSM, HiPPO-LegS init, kernel of length L)
             or ``"s4d"`` (diagonal SSM, S4D-Lin init).
         input_shape: ``(L, F)`` or ``(L,)`` per sample (any shape for ``ff``).
-        d_model: channels of the encoder, the blocks and the recurrent state.
+        d_model: channels of the encoder, the residual stream and the decoder (and the
+            recurrent state when ``rnn_hidden`` is None).
         state_size: S4's N (N complex states per channel) or S4D's N (N/2 complex
             modes per channel); unused by the other layers.
         n_layers: number of sequence blocks (the thesis uses 1).
@@ -130,14 +153,22 @@ def stacked(
         value_range: metadata for attacks (the thesis scales inputs to [-1, 1]).
         seed: initial weights (torch and jax draw different numbers for one seed; copy
             weights with ``save``/``load`` to compare frameworks).
+        rnn_hidden: width H of a ``gru``/``lstm`` cell (GRU/LSTM d_model -> H, GLU
+            H -> d_model); None means d_model. Must stay None for the other layers.
     """
     layer, d_model, state_size = str(layer), int(d_model), int(state_size)
     n_layers, num_classes, dropout = int(n_layers), int(num_classes), float(dropout)
-    _check(layer, d_model, state_size, n_layers, num_classes, dropout)
+    rnn_hidden = None if rnn_hidden is None else int(rnn_hidden)
+    _check(layer, d_model, state_size, n_layers, num_classes, dropout, rnn_hidden)
     seq_len, features = sequence_shape(layer, input_shape)
     be = get_backend(backend, device)
     sizes: dict[str, Any] = dict(
-        d_model=d_model, state_size=state_size, n_layers=n_layers, num_classes=num_classes, dropout=dropout
+        d_model=d_model,
+        state_size=state_size,
+        n_layers=n_layers,
+        num_classes=num_classes,
+        dropout=dropout,
+        rnn_hidden=rnn_hidden,
     )
     meta: dict[str, Any] = dict(
         input_shape=tuple(int(d) for d in input_shape),

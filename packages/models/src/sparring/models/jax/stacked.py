@@ -4,8 +4,10 @@ Same architecture, parameter names and ``(out, in)`` layouts as
 :mod:`sparring.models.torch.stacked` (read its docstring)::
 
     h = encoder(x (B, L, F))                  -> (B, L, d)
-    per block: h = h + drop(out(z) * sigmoid(gate(z))),  z = drop(gelu(seq(norm(h))))
+    per block: h = h + drop(out(z) * sigmoid(gate(z))),  z = drop(gelu(seq(norm(h))))  (B, L, W)
     logits = decoder(mean_t h)                -> (B, C)
+
+W = d, or ``rnn_hidden`` H for a ``gru``/``lstm`` layer given one (cell d -> H, GLU H -> d).
 
 Dropout is ``nnx.Dropout(broadcast_dims=(1,))`` (one mask per sample and channel, shared
 over time) and follows ``train()``/``eval()``; GELU is the tanh approximation; LayerNorm
@@ -46,14 +48,24 @@ class LayerNorm(nnx.Module):
 
 
 def _sequence_layer(
-    layer: str, d_model: int, state_size: int, seq_len: int | None, *, rngs: nnx.Rngs, dtype: Any
+    layer: str,
+    d_model: int,
+    state_size: int,
+    seq_len: int | None,
+    *,
+    rnn_hidden: int | None = None,
+    rngs: nnx.Rngs,
+    dtype: Any,
 ) -> nnx.Module:
+    if rnn_hidden is not None and layer not in ("gru", "lstm"):
+        raise ConfigError(f"rnn_hidden only applies to a 'gru' or 'lstm' sequence layer, got {layer!r}")
+    hidden = d_model if rnn_hidden is None else rnn_hidden
     if layer == "ff":
         return Linear(d_model, d_model, rngs=rngs, dtype=dtype)
     if layer == "gru":
-        return GRU(d_model, d_model, rngs=rngs, dtype=dtype)
+        return GRU(d_model, hidden, rngs=rngs, dtype=dtype)
     if layer == "lstm":
-        return LSTM(d_model, d_model, rngs=rngs, dtype=dtype)
+        return LSTM(d_model, hidden, rngs=rngs, dtype=dtype)
     if layer == "s4":
         if seq_len is None:
             raise ConfigError("an s4 sequence layer needs seq_len, the length of its convolution kernel")
@@ -67,7 +79,8 @@ class SequenceBlock(nnx.Module):
     """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``.
 
     ``seq_len`` is the kernel length of an ``s4`` layer, which needs it (longer inputs
-    are refused); the other layers ignore it.
+    are refused); the other layers ignore it. ``rnn_hidden`` is the width W of a
+    ``gru``/``lstm`` cell (None: d); the GLU maps it back to d.
     """
 
     def __init__(
@@ -78,18 +91,22 @@ class SequenceBlock(nnx.Module):
         dropout: float,
         *,
         seq_len: int | None = None,
+        rnn_hidden: int | None = None,
         rngs: nnx.Rngs,
         dtype: Any = jnp.float32,
     ) -> None:
+        width = d_model if rnn_hidden is None else rnn_hidden
         self.norm = LayerNorm(d_model, dtype=dtype)
-        self.seq = _sequence_layer(layer, d_model, state_size, seq_len, rngs=rngs, dtype=dtype)
-        self.out = Linear(d_model, d_model, rngs=rngs, dtype=dtype)
-        self.gate = Linear(d_model, d_model, rngs=rngs, dtype=dtype)
+        self.seq = _sequence_layer(
+            layer, d_model, state_size, seq_len, rnn_hidden=rnn_hidden, rngs=rngs, dtype=dtype
+        )
+        self.out = Linear(width, d_model, rngs=rngs, dtype=dtype)
+        self.gate = Linear(width, d_model, rngs=rngs, dtype=dtype)
         self.drop = nnx.Dropout(dropout, broadcast_dims=(1,), rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        z = self.seq(self.norm(x))  # (B, L, d)
-        z = self.drop(jax.nn.gelu(z, approximate=True))  # (B, L, d)
+        z = self.seq(self.norm(x))  # (B, L, W)
+        z = self.drop(jax.nn.gelu(z, approximate=True))  # (B, L, W)
         z = self.out(z) * jax.nn.sigmoid(self.gate(z))  # (B, L, d)
         return x + self.drop(z)  # (B, L, d)
 
@@ -108,6 +125,7 @@ class StackedModel(nnx.Module):
         n_layers: int,
         num_classes: int,
         dropout: float,
+        rnn_hidden: int | None = None,
         rngs: nnx.Rngs,
         dtype: Any = jnp.float32,
     ) -> None:
@@ -115,7 +133,16 @@ class StackedModel(nnx.Module):
         self.encoder = Linear(features, d_model, rngs=rngs, dtype=dtype)
         self.blocks = nnx.List(
             [
-                SequenceBlock(layer, d_model, state_size, dropout, seq_len=seq_len, rngs=rngs, dtype=dtype)
+                SequenceBlock(
+                    layer,
+                    d_model,
+                    state_size,
+                    dropout,
+                    seq_len=seq_len,
+                    rnn_hidden=rnn_hidden,
+                    rngs=rngs,
+                    dtype=dtype,
+                )
                 for _ in range(n_layers)
             ]
         )

@@ -4,11 +4,14 @@
 
     h = encoder(x)                                      Linear F -> d      (B, L, d)
     n_layers x SequenceBlock:
-        z = seq(LayerNorm(h))                           ff | gru | lstm | s4 | s4d
+        z = seq(LayerNorm(h))                           ff | gru | lstm | s4 | s4d    (B, L, W)
         z = dropout(gelu(z))
-        z = out(z) * sigmoid(gate(z))                   GLU, two Linear d -> d
+        z = out(z) * sigmoid(gate(z))                   GLU, two Linear W -> d
         h = h + dropout(z)                              residual
     logits = decoder(mean_over_time(h))                 Linear d -> C      (B, C)
+
+W = d except for a ``gru``/``lstm`` layer given ``rnn_hidden`` H: a GRU/LSTM(d -> H) cell,
+W = H (the Kasl thesis's UrbanSound8K recurrent models, cells 196 wide in d = 240).
 
 Dropout keeps or drops a whole channel for all time steps of a sample (Flax
 ``Dropout(broadcast_dims=[0])`` in Annotated S4 = ``F.dropout1d`` over ``(B, d, L)``);
@@ -17,7 +20,8 @@ GELU is the tanh approximation (Flax's ``nn.gelu`` default); LayerNorm has eps 1
 
 Parameter names: ``encoder.{weight,bias}``, ``blocks.{i}.norm.{weight,bias}``,
 ``blocks.{i}.seq.*`` (see :mod:`.rnn`, :mod:`.s4`, :mod:`.s4d`; ``ff`` is one Linear:
-``blocks.{i}.seq.{weight,bias}``), ``blocks.{i}.out.*``, ``blocks.{i}.gate.*``,
+``blocks.{i}.seq.{weight,bias}``), ``blocks.{i}.out.*``, ``blocks.{i}.gate.*`` (weights
+``(d, W)``),
 ``decoder.{weight,bias}``; identical in :mod:`sparring.models.jax.stacked`.
 
 Reference: S. Rush, S. Karamcheti, "The Annotated S4" (``s4/s4.py``: ``SequenceBlock``,
@@ -71,15 +75,19 @@ def _sequence_layer(
     state_size: int,
     seq_len: int | None,
     *,
+    rnn_hidden: int | None = None,
     generator: torch.Generator | None,
     dtype: torch.dtype,
 ) -> nn.Module:
+    if rnn_hidden is not None and layer not in ("gru", "lstm"):
+        raise ConfigError(f"rnn_hidden only applies to a 'gru' or 'lstm' sequence layer, got {layer!r}")
+    hidden = d_model if rnn_hidden is None else rnn_hidden
     if layer == "ff":
         return make_linear(d_model, d_model, generator=generator, dtype=dtype)
     if layer == "gru":
-        return GRU(d_model, d_model, generator=generator, dtype=dtype)
+        return GRU(d_model, hidden, generator=generator, dtype=dtype)
     if layer == "lstm":
-        return LSTM(d_model, d_model, generator=generator, dtype=dtype)
+        return LSTM(d_model, hidden, generator=generator, dtype=dtype)
     if layer == "s4":
         if seq_len is None:
             raise ConfigError("an s4 sequence layer needs seq_len, the length of its convolution kernel")
@@ -93,7 +101,8 @@ class SequenceBlock(nn.Module):
     """Pre-norm residual block around one sequence layer: ``(B, L, d) -> (B, L, d)``.
 
     ``seq_len`` is the kernel length of an ``s4`` layer, which needs it (longer inputs
-    are refused); the other layers ignore it.
+    are refused); the other layers ignore it. ``rnn_hidden`` is the width W of a
+    ``gru``/``lstm`` cell (None: d); the GLU maps it back to d.
     """
 
     def __init__(
@@ -104,19 +113,23 @@ class SequenceBlock(nn.Module):
         dropout: float,
         *,
         seq_len: int | None = None,
+        rnn_hidden: int | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
+        width = d_model if rnn_hidden is None else rnn_hidden
         self.norm = nn.LayerNorm(d_model, eps=1e-6, dtype=dtype)
-        self.seq = _sequence_layer(layer, d_model, state_size, seq_len, generator=generator, dtype=dtype)
-        self.out = make_linear(d_model, d_model, generator=generator, dtype=dtype)
-        self.gate = make_linear(d_model, d_model, generator=generator, dtype=dtype)
+        self.seq = _sequence_layer(
+            layer, d_model, state_size, seq_len, rnn_hidden=rnn_hidden, generator=generator, dtype=dtype
+        )
+        self.out = make_linear(width, d_model, generator=generator, dtype=dtype)
+        self.gate = make_linear(width, d_model, generator=generator, dtype=dtype)
         self.drop = TiedDropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.seq(self.norm(x))  # (B, L, d)
-        z = self.drop(F.gelu(z, approximate="tanh"))  # (B, L, d)
+        z = self.seq(self.norm(x))  # (B, L, W)
+        z = self.drop(F.gelu(z, approximate="tanh"))  # (B, L, W)
         z = self.out(z) * torch.sigmoid(self.gate(z))  # (B, L, d)
         return x + self.drop(z)  # (B, L, d)
 
@@ -135,6 +148,7 @@ class StackedModel(nn.Module):
         n_layers: int,
         num_classes: int,
         dropout: float,
+        rnn_hidden: int | None = None,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -142,7 +156,16 @@ class StackedModel(nn.Module):
         self.seq_len, self.features = seq_len, features
         self.encoder = make_linear(features, d_model, generator=generator, dtype=dtype)
         self.blocks = nn.ModuleList(
-            SequenceBlock(layer, d_model, state_size, dropout, seq_len=seq_len, generator=generator, dtype=dtype)
+            SequenceBlock(
+                layer,
+                d_model,
+                state_size,
+                dropout,
+                seq_len=seq_len,
+                rnn_hidden=rnn_hidden,
+                generator=generator,
+                dtype=dtype,
+            )
             for _ in range(n_layers)
         )
         self.decoder = make_linear(d_model, num_classes, generator=generator, dtype=dtype)
