@@ -5,6 +5,11 @@ from __future__ import annotations
 from sparring.core import AttackSpec, hookimpl
 
 _BOTH = ("torch", "jax")
+_PRIMAL_DUAL = {
+    "targeted": False, "steps": 500, "restarts": 1, "random_init": 0.5, "primal_lr": 0.1, "primal_lr_decrease": 0.01,
+    "dual_ratio_init": 0.01, "dual_lr": 0.1, "dual_lr_decrease": 0.1, "dual_ema": 0.9, "dual_min_ratio": 1e-6, "seed": 0,
+}
+"""Settings PDGD and PDPGD share (their keyword defaults)."""
 
 
 @hookimpl
@@ -123,21 +128,7 @@ def register_attacks() -> list[AttackSpec]:
             summary="Primal-dual gradient descent minimum-norm attack, Adam + log-domain dual ascent (Matyasko 2020)",
             factory="sparring.attacks.pdpgd:pdgd",
             backends=_BOTH,
-            params={
-                "norm": "l2",
-                "targeted": False,
-                "steps": 500,
-                "restarts": 1,
-                "random_init": 0.5,
-                "primal_lr": 0.1,
-                "primal_lr_decrease": 0.01,
-                "dual_ratio_init": 0.01,
-                "dual_lr": 0.1,
-                "dual_lr_decrease": 0.1,
-                "dual_ema": 0.9,
-                "dual_min_ratio": 1e-6,
-                "seed": 0,
-            },
+            params={"norm": "l2", **_PRIMAL_DUAL},
             minimum_norm=True,
         ),
         AttackSpec(
@@ -145,22 +136,7 @@ def register_attacks() -> list[AttackSpec]:
             summary="Primal-dual proximal gradient descent minimum-norm attack, Linf/L2/L1/L0 (Matyasko 2020)",
             factory="sparring.attacks.pdpgd:pdpgd",
             backends=_BOTH,
-            params={
-                "norm": "linf",
-                "channel_axis": None,
-                "targeted": False,
-                "steps": 500,
-                "restarts": 1,
-                "random_init": 0.5,
-                "primal_lr": 0.1,
-                "primal_lr_decrease": 0.01,
-                "dual_ratio_init": 0.01,
-                "dual_lr": 0.1,
-                "dual_lr_decrease": 0.1,
-                "dual_ema": 0.9,
-                "dual_min_ratio": 1e-6,
-                "seed": 0,
-            },
+            params={"norm": "linf", "channel_axis": None, **_PRIMAL_DUAL},
             minimum_norm=True,
         ),
     ]

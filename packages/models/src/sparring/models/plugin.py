@@ -53,20 +53,16 @@ def register_models() -> list[ModelSpec]:
     ]
 
 
+_STACKED_PARAMS = {
+    "layer": "s4d", "input_shape": (784, 1), "d_model": 128, "state_size": 64, "n_layers": 1, "num_classes": 10,
+    "dropout": 0.0, "value_range": (0.0, 1.0), "dtype": "float32", "rnn_hidden": None,
+}
+"""The ``stacked`` factory's keyword defaults."""
+
+
 def _stacked_specs() -> list[ModelSpec]:
     """Annotated S4's StackedModel (the Kasl thesis's models) and its MNIST presets."""
-    params = {
-        "layer": "s4d",
-        "input_shape": (784, 1),
-        "d_model": 128,
-        "state_size": 64,
-        "n_layers": 1,
-        "num_classes": 10,
-        "dropout": 0.0,
-        "value_range": (0.0, 1.0),
-        "dtype": "float32",
-        "rnn_hidden": None,
-    }
+    params = dict(_STACKED_PARAMS)
     # Kasl 2024, ch. 5.1: 784 pixels as a [784, 1] sequence in [-1, 1], layers of 128 (the
     # recurrent cells too: rnn_hidden None = d_model = 128)
     mnist = {**params, "value_range": (-1.0, 1.0)}
@@ -156,18 +152,7 @@ def _kasl_specs() -> list[ModelSpec]:
     * ``*-us8k``: the thesis's binary relabelling, dangerous (dog bark, gun shot, siren)
       vs benign (l. 1208), as the ``urbansound8k`` dataset's ``binary=True``.
     """
-    base = {
-        "layer": "s4",
-        "input_shape": (784, 1),
-        "d_model": 128,
-        "state_size": 64,
-        "n_layers": 1,
-        "num_classes": 10,
-        "dropout": 0.0,
-        "value_range": (-1.0, 1.0),
-        "dtype": "float32",
-        "rnn_hidden": None,
-    }
+    base = {**_STACKED_PARAMS, "layer": "s4", "value_range": (-1.0, 1.0)}
     layers = {"ff": "FF", "gru": "GRU", "lstm": "LSTM", "s4": "S4"}
     datasets = {  # suffix: (sizes, what, {layer: parameters}); see the docstring
         "gtsrb": (
