@@ -65,3 +65,36 @@ def test_tiny_model_learns_sinusoid_periods(torch_one_thread: object, layer: str
         pred = model(torch.as_tensor(x_test)).argmax(-1).numpy()
     accuracy = float((pred == y_test).mean())
     assert accuracy > 0.8, f"{layer}: held-out accuracy {accuracy:.3f} (chance 0.25)"
+
+
+@pytest.mark.parametrize("layer", ["s4d", "gru"])
+def test_tiny_model_learns_real_digits(torch_one_thread: object, layer: str) -> None:
+    """The embedded real MNIST sample, each digit as 28 rows of 28 pixels in [-1, 1]:
+    1,500 training digits, 4 epochs, held-out accuracy far above chance (0.1)."""
+    import torch
+
+    from sparring.data import load_dataset
+
+    torch.manual_seed(0)
+    train, test = load_dataset("mnist-sample", split="train"), load_dataset("mnist-sample", split="test")
+    x_train, y_train = train[np.arange(1500)]
+    x_test, y_test = test[np.arange(500)]
+    x_train, x_test = 2.0 * x_train - 1.0, 2.0 * x_test - 1.0
+    model = build_model("stacked", backend="torch", seed=0, layer=layer, input_shape=(28, 28), d_model=32,
+                        state_size=16, num_classes=10, value_range=(-1.0, 1.0))
+    net = model.module
+    opt = torch.optim.Adam(net.parameters(), lr=2e-2)
+    xt, yt = torch.as_tensor(x_train), torch.as_tensor(y_train, dtype=torch.long)
+    batches = torch.randperm(1500, generator=torch.Generator().manual_seed(3)).reshape(-1, 50)
+    model.train()
+    for _epoch in range(4):
+        for idx in batches:
+            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(x_test)).argmax(-1).numpy()
+    accuracy = float((pred == y_test).mean())
+    assert accuracy > 0.7, f"{layer}: held-out accuracy {accuracy:.3f} on real digits (chance 0.1)"
