@@ -177,3 +177,12 @@ def test_defense_dropout_needs_a_model_with_dropout(trained: Path) -> None:
                                   "--set", 'models[0].model="stacked"', "--set", "models[0].params={layer=\"ff\"}"])
     assert ok.exit_code == 0, ok.output
     assert "dropout = 0.1" in ok.output
+
+
+def test_a_model_entry_may_normalise_its_inputs(trained: Path) -> None:
+    ok = CliRunner().invoke(cli, ["run", str(trained / "tiny.toml"), "--check", "--set",
+                                  "models[0].params.preprocessing={mean=0.1307, std=0.3081}"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, ["run", str(trained / "tiny.toml"), "--check", "--set",
+                                   "models[0].params.preprocesing={mean=0.1307, std=0.3081}"])
+    assert bad.exit_code != 0 and "preprocesing" in str(bad.exception)

@@ -1110,7 +1110,10 @@ def check_names(cfg: PipelineConfig, registry: Any) -> None:
             spec = get(kind, getattr(entry, kind), (key, i, kind))
             if spec is None:
                 continue
-            params(spec, entry.params, (key, i, "params"))
+            values = dict(entry.params)
+            if kind == "model":  # every model takes preprocessing = { mean, std } (build_model)
+                values.pop("preprocessing", None)
+            params(spec, values, (key, i, "params"))
             backend(spec, (key, i, kind))
             if (kind == "attack" and not entry.eps and not getattr(spec, "minimum_norm", False)
                     and getattr(spec, "budgeted", True)):

@@ -43,6 +43,41 @@ class ModelBase:
         self.num_classes = int(num_classes)
         self.value_range = (lo, hi)
         self.name = name
+        self.preprocessing: tuple[np.ndarray, np.ndarray] | None = None
+        self._pre: tuple[Any, Any] | None = None
+
+    # -- preprocessing ------------------------------------------------------------------
+    def set_preprocessing(self, mean: Any, std: Any) -> None:
+        """Normalise inside the model: ``logits = f((x - mean) / std)``.
+
+        ``x`` stays in the data's own range (``value_range``), so attacks perturb raw
+        inputs and eps is always on that scale, however the network was trained to see
+        its inputs. ``mean`` and ``std`` broadcast against one sample (a scalar, or one
+        value per channel of the last axis, or an array of ``input_shape``); not part of
+        the weights (a pipeline's model ``params.preprocessing`` sets them again).
+        """
+        m = np.asarray(mean, dtype=np.float64)
+        s = np.asarray(std, dtype=np.float64)
+        try:
+            np.broadcast_shapes(m.shape, s.shape, self.input_shape)
+            if np.broadcast_shapes(m.shape, s.shape, self.input_shape) != self.input_shape:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"preprocessing mean {m.shape} and std {s.shape} must broadcast against one sample "
+                f"{self.input_shape} (a scalar or one value per channel of the last axis)"
+            ) from None
+        if not (np.isfinite(m).all() and np.isfinite(s).all() and (s > 0).all()):
+            raise ConfigError("preprocessing mean must be finite and std finite and > 0")
+        self.preprocessing = (m, s)
+        dtype = getattr(self, "dtype", None)
+        self._pre = (self.backend.asarray(m, dtype=dtype), self.backend.asarray(1.0 / s, dtype=dtype))
+
+    def _preprocess(self, x: Any) -> Any:
+        if self._pre is None:
+            return x
+        mean, inv_std = self._pre
+        return (x - mean) * inv_std
 
     # -- to be supplied by the framework wrapper ----------------------------------------
     def parameters_numpy(self) -> dict[str, np.ndarray]:

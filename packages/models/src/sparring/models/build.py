@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sparring.core.errors import UnsupportedBackendError
+from sparring.core.errors import ConfigError, UnsupportedBackendError
 from sparring.core.protocols import Backend, Model
 from sparring.core.registry import get_registry
 
@@ -19,13 +20,20 @@ def build_model(
     """Build model ``name`` (``"dense"``, ``"dense-mnist"``, ...) on ``backend``.
 
     ``overrides`` replace the spec's defaults; an unknown key raises ConfigError naming
-    the accepted ones.
+    the accepted ones. ``preprocessing={"mean": ..., "std": ...}`` (any model) normalises
+    inside the model (:meth:`ModelBase.set_preprocessing`): inputs and eps stay raw.
     """
     spec = get_registry().get_model(name)
+    pre = overrides.pop("preprocessing", None)
     params = spec.resolve_params(overrides)
     be = get_backend(backend, device)
     if spec.backends and be.name not in spec.backends:
         raise UnsupportedBackendError(
             f"model {name!r} runs on {', '.join(spec.backends)}, not on {be.name!r}"
         )
-    return spec.load()(backend=be, seed=seed, **params)
+    model = spec.load()(backend=be, seed=seed, **params)
+    if pre is not None:
+        if not isinstance(pre, Mapping) or set(pre) != {"mean", "std"}:
+            raise ConfigError(f"preprocessing must be a table {{ mean = ..., std = ... }}, got {pre!r}")
+        model.set_preprocessing(pre["mean"], pre["std"])
+    return model

@@ -42,7 +42,7 @@ class JaxModel(ModelBase):
         self.train(training)
 
     def __call__(self, x: Any) -> Any:
-        return self.module(x)
+        return self.module(self._preprocess(x))
 
     def _variables(self) -> list[tuple[str, nnx.Variable]]:
         return [(_name(p), v) for p, v in nnx.to_flat_state(nnx.state(self.module, _STATE))]

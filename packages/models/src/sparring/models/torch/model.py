@@ -22,7 +22,7 @@ class TorchModel(ModelBase):
         self.module = module.to(backend.device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)
+        return self.module(self._preprocess(x))
 
     @property
     def dtype(self) -> torch.dtype:
