@@ -9,7 +9,8 @@ One step, for every sample still running::
 A sample stops at the first iterate that fools the model (any point of the ball that
 fools it is as good as another); samples never fooled return the last iterate; the
 loop ends when none is left. With ``early_stop=False`` every sample runs all steps
-(training-time attacks, which maximise a loss rather than look for any fooling point). On backends with cheap dynamic shapes (torch) each step
+(training-time attacks, which maximise a loss rather than look for any fooling point).
+On backends with cheap dynamic shapes (torch) each step
 runs on the still-active samples only; elsewhere (jax) the batch keeps its shape and
 stopped samples are held in place. Both give the same result: the objective is a
 sum over samples, so a sample's gradient does not depend on which others are present.

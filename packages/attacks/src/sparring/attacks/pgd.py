@@ -110,9 +110,11 @@ def pgd(
         if random_start:
             delta0 = random_in_ball(be, be.key(seed), x, eps_b, norm)
             x_start = clip_to_range(xp, x + delta0, model.value_range)
+        def direction(g: Array, s: Any, x_t: Array) -> tuple[Array, Any]:
+            return steepest_direction(xp, g, norm, x=x_t, value_range=model.value_range), s
+
         x_out, steps_run = projected_loop(
             model, x, y, x_start, eps=eps_b, alpha=alpha, steps=steps, norm=norm, loss=loss,
-            targeted=targeted, direction=lambda g, s, x_t: (steepest_direction(xp, g, norm, x=x_t, value_range=model.value_range), s), callback=callback,
-            early_stop=early_stop,
+            targeted=targeted, direction=direction, callback=callback, early_stop=early_stop,
         )
         return finish(model, x, x_out, y, norm=norm, targeted=targeted, gradients=steps_run, forwards=steps_run)

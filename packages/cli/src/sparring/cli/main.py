@@ -251,8 +251,10 @@ def train(ctx: click.Context, pipeline: str, overrides: tuple[str, ...], out: st
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Parameter of every --attack.")
 @click.option("--pipeline", default=None, help="For a .safetensors SOURCE: the pipeline (.toml or name) with its model "
               "and dataset.")
-@click.option("--model", "model_label", default=None, help="Which [[models]] label to attack (default: all / the only).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. evaluation.size=200.")
+@click.option("--model", "model_label", default=None,
+              help="Which [[models]] label to attack (default: all / the only).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a setting, e.g. evaluation.size=200.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the tables go (default: SOURCE/attacks for a run directory).")
 @click.option("--backend", type=click.Choice(["torch", "jax"]), default=None, help="Framework to run on.")

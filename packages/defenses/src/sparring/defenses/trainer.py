@@ -34,7 +34,10 @@ from .checkpoint import CheckpointDir
 from .overfitting import CatastrophicOverfittingWarning, OverfittingCheck
 from .schedules import lr_factor
 
-__all__ = ["TrainSettings", "optimizer_settings", "Trainer", "TrainingDivergedError", "TrainCallback", "evaluate_accuracy", "SSM_PARAMETERS"]
+__all__ = [
+    "TrainSettings", "optimizer_settings", "Trainer", "TrainingDivergedError", "TrainCallback", "evaluate_accuracy",
+    "SSM_PARAMETERS",
+]
 
 SSM_PARAMETERS = frozenset({"log_dt", "log_step", "log_A_real", "A_real", "A_imag", "Lambda_re", "Lambda_im", "P", "B"})
 """Last name components of S4/S4D state-space parameters (own lr, no weight decay)."""
