@@ -176,3 +176,11 @@ def test_augmentation_is_seeded_per_batch_and_survives_resume(tmp_path) -> None:
     Trainer(resumed, standard(), settings, seed=4, augment=_noise, checkpoint_dir=tmp_path).fit(data, resume=True)
     for k, v in full.parameters_numpy().items():
         np.testing.assert_array_equal(v, resumed.parameters_numpy()[k], err_msg=k)
+
+
+def test_eps_warmup_ramps_the_defense_eps_then_holds_it(backend_name) -> None:
+    settings = TrainSettings(epochs=4, batch_size=20, lr=0.05, eps_warmup_epochs=2)
+    history = Trainer(tiny_model(backend_name, seed=1), pgd_at(eps=0.3, steps=2), settings, seed=0).fit(_data())
+    np.testing.assert_allclose([r["eps"] for r in history], [0.1, 0.2, 0.3, 0.3])
+    plain = Trainer(tiny_model(backend_name, seed=1), standard(), settings, seed=0).fit(_data())
+    assert all("eps" not in r for r in plain)  # nothing to ramp

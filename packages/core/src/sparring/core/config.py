@@ -285,6 +285,10 @@ class TrainConfig(_Section):
     patience: int | None = _field(None, help="stop after this many epochs without improvement (>= 1)",
                                   check=[_ge(1)])
     shuffle: bool = _field(True, help="shuffle the training set every epoch")
+    eps_warmup_epochs: int = _field(
+        0, help="ramp the defense's eps over the first N epochs: epoch e (from 0) trains at eps * (e + 1) / (N + 1)",
+        check=[_ge(0)],
+    )
     amp: bool = _field(False, help="bfloat16 autocast on CUDA (the loss stays float32); ignored on CPU")
     overfitting_check: bool = _field(
         False, help="after every epoch compare PGD and FGSM accuracy on a validation batch and flag "

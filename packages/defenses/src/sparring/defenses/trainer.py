@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+import dataclasses
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -216,6 +217,7 @@ class Trainer:
         model.set_dropout_seed(_seed(self.seed, e, 1))
         order_seed = _seed(self.seed, e, 0) if s.shuffle else None
         dtype = getattr(model, "dtype", None)
+        defense = self.epoch_defense(e)
         loss_sum = correct = seen = 0.0
         for i, (x_np, y_np) in enumerate(train.batches(s.batch_size, seed=order_seed, drop_last=s.drop_last)):
             self.optimizer.set_lr_scale(
@@ -225,8 +227,8 @@ class Trainer:
             if self.augment is not None:
                 x_np = self.augment(x_np, _seed(self.seed, e, 3, i))
             x, y = be.asarray(x_np, dtype=dtype), be.asarray(y_np)
-            extra = self.defense.inputs(model, x, y, _seed(self.seed, e, 2, i), e * per_epoch + i)
-            loss, logits = self.optimizer.step(self.defense.objective, x, y, *extra)
+            extra = defense.inputs(model, x, y, _seed(self.seed, e, 2, i), e * per_epoch + i)
+            loss, logits = self.optimizer.step(defense.objective, x, y, *extra)
             value = float(be.to_numpy(loss))
             if not np.isfinite(value):
                 self._diverged(e, i, value)
@@ -242,6 +244,8 @@ class Trainer:
                                    warmup_epochs=s.warmup_epochs),
             "train_seconds": time.perf_counter() - start,
         }
+        if getattr(defense, "eps", None) is not None:
+            record["eps"] = float(defense.eps)
         if validation is not None and len(validation):
             clean, robust = evaluate_accuracy(model, validation, batch_size=self.validation_batch_size,
                                               attack=self.robust_attack)
@@ -259,6 +263,16 @@ class Trainer:
         for cb in self.callbacks:
             if hasattr(cb, "on_epoch"):
                 cb.on_epoch(record)
+
+    def epoch_defense(self, e: int) -> Objective:
+        """The defense of epoch ``e``: with ``eps_warmup_epochs = N`` its eps is scaled by
+        ``(e + 1) / (N + 1)`` for e < N (adversarial training from scratch at a large eps
+        can stay at the uniform prediction; a ramp lets the model learn first)."""
+        n = self.settings.eps_warmup_epochs
+        eps = getattr(self.defense, "eps", None)
+        if not n or e >= n or not eps or "eps" not in getattr(self.defense, "__dataclass_fields__", {}):
+            return self.defense
+        return dataclasses.replace(self.defense, eps=float(eps) * (e + 1) / (n + 1))
 
     def _defense_state(self) -> dict[str, np.ndarray]:
         """The defense's own trained state (e.g. the adversary critic), if it has any."""
