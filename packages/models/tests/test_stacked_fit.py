@@ -29,6 +29,27 @@ def sinusoids(n: int, seed: int, noise: float = 0.3) -> tuple[np.ndarray, np.nda
     return x[..., None].astype(np.float32), y
 
 
+def _fit(model, train, test, *, epochs: int, lr: float, batch: int) -> float:
+    """Adam on the TorchModel's module over seeded batches; held-out accuracy in eval mode."""
+    import torch
+
+    x, y = torch.as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
+    net = model.module
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    batches = torch.randperm(len(x), generator=torch.Generator().manual_seed(3)).reshape(-1, batch)
+    model.train()
+    for _epoch in range(epochs):
+        for idx in batches:
+            loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(test[0])).argmax(-1).numpy()
+    return float((pred == test[1]).mean())
+
+
 @pytest.fixture
 def torch_one_thread() -> Iterator[object]:
     """Tiny models gain nothing from intra-op threads, and on small shared VMs two
@@ -48,22 +69,7 @@ def test_tiny_model_learns_sinusoid_periods(torch_one_thread: object, layer: str
         "stacked", backend="torch", seed=0, layer=layer, input_shape=(L, 1), d_model=16, state_size=32,
         num_classes=len(PERIODS), dropout=0.1, value_range=(-2.0, 2.0),
     )
-    x_train, y_train = (torch.as_tensor(a) for a in sinusoids(2048, seed=1))
-    x_test, y_test = sinusoids(512, seed=2)
-    net = model.module
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    batches = torch.randperm(2048, generator=torch.Generator().manual_seed(3)).reshape(-1, 64)
-    model.train()
-    for _epoch in range(4):
-        for idx in batches:
-            loss = torch.nn.functional.cross_entropy(net(x_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.as_tensor(x_test)).argmax(-1).numpy()
-    accuracy = float((pred == y_test).mean())
+    accuracy = _fit(model, sinusoids(2048, seed=1), sinusoids(512, seed=2), epochs=4, lr=1e-2, batch=64)
     assert accuracy > 0.8, f"{layer}: held-out accuracy {accuracy:.3f} (chance 0.25)"
 
 
@@ -82,19 +88,5 @@ def test_tiny_model_learns_real_digits(torch_one_thread: object, layer: str) -> 
     x_train, x_test = 2.0 * x_train - 1.0, 2.0 * x_test - 1.0
     model = build_model("stacked", backend="torch", seed=0, layer=layer, input_shape=(28, 28), d_model=32,
                         state_size=16, num_classes=10, value_range=(-1.0, 1.0))
-    net = model.module
-    opt = torch.optim.Adam(net.parameters(), lr=2e-2)
-    xt, yt = torch.as_tensor(x_train), torch.as_tensor(y_train, dtype=torch.long)
-    batches = torch.randperm(1500, generator=torch.Generator().manual_seed(3)).reshape(-1, 50)
-    model.train()
-    for _epoch in range(4):
-        for idx in batches:
-            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.as_tensor(x_test)).argmax(-1).numpy()
-    accuracy = float((pred == y_test).mean())
+    accuracy = _fit(model, (x_train, y_train), (x_test, y_test), epochs=4, lr=2e-2, batch=50)
     assert accuracy > 0.7, f"{layer}: held-out accuracy {accuracy:.3f} on real digits (chance 0.1)"
