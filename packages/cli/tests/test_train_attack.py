@@ -186,3 +186,28 @@ def test_a_model_entry_may_normalise_its_inputs(trained: Path) -> None:
     bad = CliRunner().invoke(cli, ["run", str(trained / "tiny.toml"), "--check", "--set",
                                    "models[0].params.preprocesing={mean=0.1307, std=0.3081}"])
     assert bad.exit_code != 0 and "preprocesing" in str(bad.exception)
+
+
+def test_attacks_report_progress(trained: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sparring.cli.main import _progress
+    from sparring.cli.runner import build, evaluate, load_data
+    from sparring.core.config import load_pipeline
+
+    cfg = load_pipeline(PIPELINE, overrides=['attacks[1].attack="pgd"', "attacks[1].eps=[0.05]",
+                                             "attacks[1].params={steps=2}"])
+    data = load_data(cfg)
+    model = build(cfg, cfg.models[0], data["test"].info)
+    calls: list[tuple] = []
+    evaluate(cfg, model, data["test"], "mlp", "standard", lambda *a: calls.append(a))
+    assert calls == [("mlp/standard attacks", 0, 2, "fgsm"), ("mlp/standard attacks", 1, 2, "pgd"),
+                     ("mlp/standard attacks", 2, 2, "done")]
+    out = io.StringIO()
+    bar = _progress(Console(file=out, force_terminal=True, width=100))
+    for call in calls:
+        bar(*call)
+    bar("mlp/standard epoch 1", 3, 3, "loss 0.1000")  # a finished bar is removed, the display stops
+    assert "mlp/standard attacks" in out.getvalue()

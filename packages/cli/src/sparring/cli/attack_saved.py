@@ -89,7 +89,8 @@ def load_config(source: Path, pipeline: str | None, overrides: Sequence[str],
 
 
 def attack_saved(cfg: PipelineConfig, source: Path, *, model_label: str | None = None, out: Path | None = None,
-                 log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+                 log: Callable[[str], None] = print,
+                 progress: Callable[..., None] | None = None) -> list[dict[str, Any]]:
     """Attack every saved model of ``source``; write ``results.csv`` / ``results.md`` to
     ``out`` (default ``<run dir>/attacks`` or next to the weights file) and return the rows."""
     check_pipeline(cfg)
@@ -101,7 +102,7 @@ def attack_saved(cfg: PipelineConfig, source: Path, *, model_label: str | None =
         model.load(str(path))
         test = evaluation_subset(cfg, _reshaped(data["test"], tuple(model.input_shape)))
         log(f"{entry.label}/{defense_label}: attacking {len(test)} test samples ({path.name})")
-        rows += evaluate(cfg, model, test, entry.label, defense_label)
+        rows += evaluate(cfg, model, test, entry.label, defense_label, progress)
     if out is None:
         out = source / "attacks" if source.is_dir() else source.with_suffix("").parent / f"{source.stem}-attacks"
     names = "-".join(a.label for a in cfg.attacks)

@@ -208,18 +208,18 @@ def _progress(console: Console) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), console=console, transient=True)
-    tasks: dict[tuple[str, int], Any] = {}
+                   TextColumn("{task.fields[note]}"), TimeRemainingColumn(), console=console, transient=True)
+    tasks: dict[str, Any] = {}
 
-    def update(label: str, epoch: int, done: int, total: int, loss: float) -> None:
+    def update(description: str, done: int, total: int, note: str = "") -> None:
+        """One bar per description (a training epoch, a model's attacks), removed when full."""
         if not bar.live.is_started:
             bar.start()
-        key = (label, epoch)
-        if key not in tasks:
-            tasks[key] = bar.add_task(f"{label} epoch {epoch + 1}", total=total, loss=loss)
-        bar.update(tasks[key], completed=done, loss=loss)
-        if done == total:
-            bar.remove_task(tasks.pop(key))
+        if description not in tasks:
+            tasks[description] = bar.add_task(description, total=total, note=note)
+        bar.update(tasks[description], completed=done, note=note)
+        if done >= total:
+            bar.remove_task(tasks.pop(description))
 
     return update
 
@@ -276,7 +276,8 @@ def attack(source: Path, attacks: tuple[str, ...], eps: tuple[float, ...], param
     cfg = load_config(source, pipeline, sets, _resolve_pipeline)
     console = Console(stderr=True)
     rows = attack_saved(cfg, source, model_label=model_label, out=out,
-                        log=lambda m: console.print(m, highlight=False))
+                        log=lambda m: console.print(m, highlight=False),
+                        progress=_progress(console) if console.is_terminal else None)
     from .report import markdown_table
 
     click.echo(markdown_table(rows))

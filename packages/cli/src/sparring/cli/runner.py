@@ -168,7 +168,7 @@ class _EpochLog:
 
     def on_step(self, epoch: int, batch: int, batches: int, loss: float) -> None:
         if self.progress is not None:
-            self.progress(self.label, epoch, batch + 1, batches, loss)
+            self.progress(f"{self.label} epoch {epoch + 1}", batch + 1, batches, f"loss {loss:.4f}")
 
     def on_epoch(self, record: dict[str, Any]) -> None:
         line = json.dumps({"run": self.label, **record})
@@ -189,8 +189,10 @@ def evaluation_subset(cfg: PipelineConfig, test: Any) -> Any:
     return test
 
 
-def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defense_label: str) -> list[dict[str, Any]]:
-    """Robust accuracy of ``model`` under every attack of the pipeline (per-sample worst case included)."""
+def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defense_label: str,
+             progress: Callable[..., None] | None = None) -> list[dict[str, Any]]:
+    """Robust accuracy of ``model`` under every attack of the pipeline (per-sample worst case
+    included); ``progress(description, done, total, note)`` after each attack."""
     from sparring.attacks.evaluate import accuracy_at_thresholds, median_norm, robust_accuracy
     from sparring.defenses.trainer import evaluate_accuracy
 
@@ -200,7 +202,9 @@ def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defen
     rows: list[dict[str, Any]] = [{"model": model_label, "defense": defense_label, "attack": "none", "eps": 0.0,
                                    "clean_accuracy": clean, "robust_accuracy": clean}]
     robust_masks: dict[float, np.ndarray] = {}
-    for entry in cfg.attacks:
+    for i, entry in enumerate(cfg.attacks):
+        if progress is not None:
+            progress(f"{model_label}/{defense_label} attacks", i, len(cfg.attacks), entry.label)
         fn, minimum_norm = _attack(entry)
         if minimum_norm:
             be = model.backend
@@ -228,6 +232,8 @@ def evaluate(cfg: PipelineConfig, model: Any, test: Any, model_label: str, defen
             rows.append({"model": model_label, "defense": defense_label, "attack": entry.label, "eps": e,
                          "clean_accuracy": clean, "robust_accuracy": float(row_mask.mean())})
             robust_masks[e] = robust_masks.get(e, report.clean_correct) & row_mask
+    if progress is not None and cfg.attacks:
+        progress(f"{model_label}/{defense_label} attacks", len(cfg.attacks), len(cfg.attacks), "done")
     if len([a for a in cfg.attacks if a.eps]) > 1:
         for e, m in sorted(robust_masks.items()):
             rows.append({"model": model_label, "defense": defense_label, "attack": "worst-case", "eps": e,
@@ -281,7 +287,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                     rows = json.loads(eval_path.read_text(encoding="utf-8"))
                 else:
                     test = evaluation_subset(cfg, test)
-                    rows = evaluate(cfg, model, test, m_entry.label, d_entry.label)
+                    rows = evaluate(cfg, model, test, m_entry.label, d_entry.label, progress)
                     write_text(eval_path, json.dumps(rows, indent=1))
                     run.mark(f"eval:{label}")
                     log(f"{label}: " + ", ".join(
