@@ -13,6 +13,7 @@ BUILTIN = {
     "pdpgd-eval": "Matyasko ch. 5: PDPGD vs PGD, C&W and DeepFool; accuracy at five thresholds, median norm",
     "kasl-gtsrb": "Kasl Table 5.3: FF / S4 on GTSRB x plain/robust/regularised/robust+regularised (needs GTSRB)",
     "kasl-speech": "Kasl Table 5.4: StackedModels on raw Speech Commands digits (needs Speech Commands)",
+    "kasl-speech-mel": "Kasl Tables 5.5-5.6: Mel+dB front-end models on Speech Commands, Algorithms 1 and 2",
     "kasl-us8k": "Kasl Table 5.8: StackedModels on UrbanSound8K dangerous vs benign (needs UrbanSound8K)",
 }
 """Name -> summary of the pipelines shipped as ``pipelines/<name>.toml``."""

@@ -83,6 +83,7 @@ def build(cfg: PipelineConfig, entry: Any, info: Any, *, dropout: float | None =
 
     spec = get_registry().get_model(entry.model)
     params = dict(entry.params)
+    frontend = params.pop("frontend", None)
     if dropout is not None:
         if "dropout" not in spec.params:
             raise ConfigError(f"a defense entry sets dropout = {dropout}, but model {entry.model!r} "
@@ -95,8 +96,28 @@ def build(cfg: PipelineConfig, entry: Any, info: Any, *, dropout: float | None =
     if "input_shape" in spec.params and "input_shape" not in params and entry.model in ("dense", "cnn", "resnet18"):
         params["input_shape"] = tuple(info.input_shape)
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    return build_model(entry.model, backend=cfg.backend, device=cfg.device, seed=_seed(cfg.seed, "init", entry.label),
-                       **params)
+    model = build_model(entry.model, backend=cfg.backend, device=cfg.device, seed=_seed(cfg.seed, "init", entry.label),
+                        **params)
+    if frontend is not None:
+        _attach_frontend(model, frontend, tuple(info.input_shape), entry.label)
+    return model
+
+
+def _attach_frontend(model: Any, settings: Any, raw_shape: tuple[int, ...], label: str) -> None:
+    """``params.frontend = { n_fft = 1024, hop_length = 512, n_mels = 128, db = true, ... }``:
+    a Mel front-end before the network; the model then takes the dataset's raw samples."""
+    from sparring.data.features import MelFrontend
+
+    if not isinstance(settings, dict):
+        raise ConfigError(f"models.{label}.params.frontend must be a table of Mel settings, got {settings!r}")
+    frontend = MelFrontend(**settings)
+    made = frontend.output_shape(raw_shape)
+    if made != tuple(model.input_shape):
+        raise ConfigError(
+            f"models.{label}: the frontend makes {made} of samples {raw_shape}, the model takes "
+            f"{tuple(model.input_shape)}; set the model's input_shape = {list(made)} (frames, mels)"
+        )
+    model.set_frontend(frontend, raw_shape)
 
 
 def _defense(entry: Any) -> Any:

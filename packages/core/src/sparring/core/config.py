@@ -1115,8 +1115,9 @@ def check_names(cfg: PipelineConfig, registry: Any) -> None:
             if spec is None:
                 continue
             values = dict(entry.params)
-            if kind == "model":  # every model takes preprocessing = { mean, std } (build_model)
+            if kind == "model":  # every model takes preprocessing (build_model) and a frontend (the runner)
                 values.pop("preprocessing", None)
+                values.pop("frontend", None)
             params(spec, values, (key, i, "params"))
             backend(spec, (key, i, kind))
             if (kind == "attack" and not entry.eps and not getattr(spec, "minimum_norm", False)

@@ -60,6 +60,7 @@ __all__ = [
     "amplitude_to_db",
     "Spectrogram",
     "MelSpectrogram",
+    "MelFrontend",
     "AmplitudeToDB",
 ]
 
@@ -577,3 +578,38 @@ class AmplitudeToDB:
             f"AmplitudeToDB(stype={self.stype!r}, ref={self.ref!r}, amin={self.amin}, top_db={self.top_db}, "
             f"axis={self.axis})"
         )
+
+
+class MelFrontend:
+    """A model front-end: waveforms ``(B, T)`` or ``(B, T, 1)`` -> Mel frames ``(B, frames, n_mels)``
+    (optionally in dB), differentiable on either backend, so that attacks perturb the waveform
+    through the spectrogram (the Kasl thesis's spectrogram models: n_fft 1024, +- AmplitudeToDB).
+
+    ``settings`` are :class:`MelSpectrogram`'s keywords (``norm = "none"`` for no filterbank
+    normalisation, as TOML has no null), plus ``db`` (bool) and ``top_db``.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        settings = dict(settings)
+        self.db = bool(settings.pop("db", False))
+        top_db = settings.pop("top_db", 80.0)
+        if settings.get("norm") == "none":
+            settings["norm"] = None
+        try:
+            self.mel = MelSpectrogram(**settings)
+        except TypeError as err:
+            raise ConfigError(f"frontend: {err}; it takes MelSpectrogram's settings, db and top_db") from None
+        self.to_db = AmplitudeToDB(stype="power", top_db=top_db) if self.db else None
+
+    def __call__(self, x: Any) -> Any:
+        xp = array_namespace(x)
+        if x.ndim == 3 and x.shape[-1] == 1:
+            x = xp.reshape(x, x.shape[:2])
+        s = self.mel(x)  # (B, n_mels, frames)
+        if self.to_db is not None:
+            s = self.to_db(s)
+        return xp.permute_dims(s, (0, 2, 1))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The per-sample shape this front-end makes of samples of ``input_shape``."""
+        return tuple(self(np.zeros((1, *input_shape), dtype=np.float32)).shape[1:])

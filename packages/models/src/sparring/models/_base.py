@@ -45,6 +45,17 @@ class ModelBase:
         self.name = name
         self.preprocessing: tuple[np.ndarray, np.ndarray] | None = None
         self._pre: tuple[Any, Any] | None = None
+        self.frontend: Any = None
+        self.network_input_shape = self.input_shape
+
+    # -- a differentiable front-end ---------------------------------------------------------
+    def set_frontend(self, frontend: Any, input_shape: tuple[int, ...]) -> None:
+        """Put ``frontend`` (``x -> network input``, written with the batch's array namespace
+        so gradients flow through it, e.g. a Mel spectrogram of a waveform) before the
+        network: the model then takes samples of ``input_shape`` (the raw waveform), which
+        is what attacks perturb. Not part of the weights."""
+        self.frontend = frontend
+        self.input_shape = tuple(int(d) for d in input_shape)
 
     # -- preprocessing ------------------------------------------------------------------
     def set_preprocessing(self, mean: Any, std: Any) -> None:
@@ -59,13 +70,13 @@ class ModelBase:
         m = np.asarray(mean, dtype=np.float64)
         s = np.asarray(std, dtype=np.float64)
         try:
-            np.broadcast_shapes(m.shape, s.shape, self.input_shape)
-            if np.broadcast_shapes(m.shape, s.shape, self.input_shape) != self.input_shape:
+            shape = self.network_input_shape
+            if np.broadcast_shapes(m.shape, s.shape, shape) != shape:
                 raise ValueError
         except ValueError:
             raise ConfigError(
                 f"preprocessing mean {m.shape} and std {s.shape} must broadcast against one sample "
-                f"{self.input_shape} (a scalar or one value per channel of the last axis)"
+                f"{self.network_input_shape} (a scalar or one value per channel of the last axis)"
             ) from None
         if not (np.isfinite(m).all() and np.isfinite(s).all() and (s > 0).all()):
             raise ConfigError("preprocessing mean must be finite and std finite and > 0")
@@ -74,6 +85,8 @@ class ModelBase:
         self._pre = (self.backend.asarray(m, dtype=dtype), self.backend.asarray(1.0 / s, dtype=dtype))
 
     def _preprocess(self, x: Any) -> Any:
+        if self.frontend is not None:
+            x = self.frontend(x)
         if self._pre is None:
             return x
         mean, inv_std = self._pre
