@@ -234,13 +234,16 @@ class ArrayDataset:
             yield self[i]
 
     def batches(
-        self, batch_size: int, *, seed: int | None = None, drop_last: bool = False
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self, batch_size: int, *, seed: int | None = None, drop_last: bool = False, backend: Any = None,
+        dtype: Any = None,
+    ) -> Iterator[tuple[Any, Any]]:
         """One epoch as ``(x (B, *input_shape) float32, y (B,) int64)`` batches.
 
         ``seed=None`` walks the dataset in order; an int walks the permutation drawn by
         ``numpy.random.default_rng(seed)``. Every index appears exactly once per epoch;
-        ``drop_last`` leaves out a final batch smaller than ``batch_size``.
+        ``drop_last`` leaves out a final batch smaller than ``batch_size``. With a
+        ``backend`` (e.g. ``model.backend``) the batches come as its arrays on its device,
+        ``x`` in ``dtype`` (default float32).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -248,7 +251,10 @@ class ArrayDataset:
         n = len(self)
         order = np.arange(n) if seed is None else _rng(seed).permutation(n)
         stop = n - n % batch_size if drop_last else n
-        return self._iter_batches(order, int(batch_size), stop)
+        batches = self._iter_batches(order, int(batch_size), stop)
+        if backend is None:
+            return batches
+        return ((backend.asarray(x, dtype=dtype), backend.asarray(y)) for x, y in batches)
 
     def _iter_batches(
         self, order: np.ndarray, batch_size: int, stop: int
