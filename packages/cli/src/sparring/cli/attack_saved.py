@@ -19,7 +19,7 @@ from sparring.core.config import PipelineConfig, load_pipeline
 from sparring.core.errors import ConfigError
 
 from .report import markdown_table, rows_csv
-from .runner import _reshaped, build, check_pipeline, evaluate, evaluation_subset, load_data
+from .runner import _reshaped, build, check_pipeline, defense_of, evaluate, evaluation_subset, load_data, slug
 
 __all__ = ["attack_saved", "attack_overrides", "load_config"]
 
@@ -51,7 +51,7 @@ def _weights(source: Path, cfg: PipelineConfig, model_label: str | None) -> list
         found = []
         for m in cfg.models:
             for d in cfg.defenses:
-                path = source / "models" / f"{m.label}__{d.label}.safetensors"
+                path = source / "models" / f"{slug(m.label, d.label)}.safetensors"
                 if path.exists() and (model_label is None or model_label == m.label):
                     found.append((m, d.label, path))
         if not found:
@@ -64,7 +64,7 @@ def _weights(source: Path, cfg: PipelineConfig, model_label: str | None) -> list
                               "are with --model")
         model_label = labels[0]
     entry = cfg.models[labels.index(model_label)]
-    return [(entry, source.stem.partition("__")[2] or source.stem, source)]  # models/<model>__<defense>
+    return [(entry, defense_of(source.stem), source)]
 
 
 def load_config(source: Path, pipeline: str | None, overrides: Sequence[str],

@@ -76,6 +76,17 @@ def _reshaped(dataset: Any, shape: tuple[int, ...]) -> Any:
                         value_range=info.value_range)
 
 
+def slug(model_label: str, defense_label: str) -> str:
+    """File-name stem of one (model, defense) run: ``models/<slug>.safetensors``,
+    ``checkpoints/<slug>/``, ``eval/<slug>.json`` in a run directory."""
+    return f"{model_label}__{defense_label}"
+
+
+def defense_of(stem: str) -> str:
+    """The defense label in a :func:`slug` (the whole stem if it is no slug)."""
+    return stem.partition("__")[2] or stem
+
+
 def build(cfg: PipelineConfig, entry: Any, info: Any, *, dropout: float | None = None) -> Any:
     """The model of ``entry``, with the dataset's classes and value range unless set, and
     ``dropout`` (a defense entry's) in place of the model's own."""
@@ -277,11 +288,11 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
         for m_entry in cfg.models:
             for d_entry in cfg.defenses:
                 label = f"{m_entry.label}/{d_entry.label}"
-                slug = f"{m_entry.label}__{d_entry.label}"
+                stem = slug(m_entry.label, d_entry.label)
                 model = build(cfg, m_entry, data["train"].info, dropout=d_entry.dropout)
                 shape = tuple(model.input_shape)
                 train, val, test = (_reshaped(data[k], shape) for k in ("train", "validation", "test"))
-                weights = run.root / "models" / f"{slug}.safetensors"
+                weights = run.root / "models" / f"{stem}.safetensors"
                 if run.done(f"train:{label}") and weights.exists():
                     model.load(str(weights))
                     log(f"{label}: trained (resumed from {weights})")
@@ -294,7 +305,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                         robust_attack = functools.partial(fn, eps=max(cfg.attacks[0].eps))
                     defense = _defense(d_entry)
                     trainer = Trainer(model, defense, cfg.train, seed=_seed(cfg.seed, "train", label),
-                                      checkpoint_dir=run.root / "checkpoints" / slug, robust_attack=robust_attack,
+                                      checkpoint_dir=run.root / "checkpoints" / stem, robust_attack=robust_attack,
                                       validation_batch_size=cfg.evaluation.batch_size,
                                       callbacks=[_EpochLog(run, label, log, progress)],
                                       augment=_augmentation(cfg, d_entry, data["train"].info, shape),
@@ -303,7 +314,7 @@ def run_pipeline(cfg: PipelineConfig, run: RunDir, *, resume: bool = False, log:
                     model.save(str(weights))
                     run.mark(f"train:{label}")
                 histories[label] = read_histories(run.root).get(label, [])
-                eval_path = run.root / "eval" / f"{slug}.json"
+                eval_path = run.root / "eval" / f"{stem}.json"
                 if run.done(f"eval:{label}") and eval_path.exists():
                     rows = json.loads(eval_path.read_text(encoding="utf-8"))
                 else:
