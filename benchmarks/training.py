@@ -61,7 +61,7 @@ def epoch_seconds(backend: str, model_name: str, defense_name: str, params: dict
     kind, mparams = MODELS[model_name]
     model = build_model(kind, backend=backend, seed=0, num_classes=10, value_range=(-1.0, 1.0), **mparams)
     spec = get_registry().get_defense(defense_name)
-    defense = spec.load()(**spec.resolve_params(params))
+    defense = spec.create(params)
     data = ArrayDataset(x, y, name="mnist-sample", classes=tuple(str(i) for i in range(10)), value_range=(-1.0, 1.0))
     trainer = Trainer(model, defense, TrainSettings(epochs=epochs, batch_size=batch_size, optimizer="adamw",
                                                      lr=1e-3, weight_decay=1e-3), seed=0)

@@ -133,7 +133,7 @@ def _attach_frontend(model: Any, settings: Any, raw_shape: tuple[int, ...], labe
 
 def _defense(entry: Any) -> Any:
     spec = get_registry().get_defense(entry.defense)
-    return spec.load()(**spec.resolve_params(dict(entry.params)))
+    return spec.create(entry.params)
 
 
 def _attack(entry: Any) -> tuple[Callable[..., Any], bool]:

@@ -76,6 +76,11 @@ class PluginSpec:
             raise ConfigError(f"{self.kind} {self.name!r} has no parameter {said}; its parameters: {accepted}")
         return {**self.params, **overrides}
 
+    def create(self, params: Mapping[str, Any] | None = None, **fixed: Any) -> Any:
+        """``factory(**fixed, **resolve_params(params))``: the part, built with its defaults
+        updated by ``params`` (checked) and the caller's ``fixed`` arguments (backend, seed)."""
+        return self.load()(**fixed, **self.resolve_params(dict(params or {})))
+
     def load(self) -> Callable[..., Any]:
         """Import and return the factory; raise :class:`PluginLoadError` naming the spec."""
         try:

@@ -23,7 +23,7 @@ def load_dataset(name: str, **params: Any) -> Dataset:
         DataError: the dataset's files are missing or invalid.
     """
     spec = get_registry().get_dataset(name)
-    dataset = spec.load()(**spec.resolve_params(params))
+    dataset = spec.create(params)
     if not isinstance(dataset, Dataset):
         raise PluginLoadError(
             f"dataset {name!r}: its factory {spec.factory!r} returned {type(dataset).__name__}, "

@@ -371,7 +371,7 @@ class AdversaryCritic(Objective):
         for key, value in meta.items():
             if key in spec.params and key not in params and value is not None:
                 params[key] = value
-        critic = spec.load()(backend=model.backend, seed=int(seed), **spec.resolve_params(params))
+        critic = spec.create(params, backend=model.backend, seed=int(seed))
         if critic.num_classes != model.num_classes or tuple(critic.input_shape) != tuple(model.input_shape):
             raise ConfigError(
                 f"critic {self.critic!r} was built for inputs {tuple(critic.input_shape)} with "

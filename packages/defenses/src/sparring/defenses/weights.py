@@ -82,7 +82,7 @@ def _base(base: str, base_params: dict[str, Any] | None) -> Objective:
     if base in ("orthogonal", "spectral"):
         raise ConfigError(f"base defense {base!r} is itself a weight regulariser; pick a training objective")
     spec = get_registry().get_defense(base)
-    return spec.load()(**spec.resolve_params(dict(base_params or {})))
+    return spec.create(base_params)
 
 
 def orthogonal(lam: float = 1e-4, base: str = "standard", base_params: dict[str, Any] | None = None) -> WeightRegularised:
