@@ -12,8 +12,10 @@ loop ends when none is left. With ``early_stop=False`` every sample runs all ste
 (training-time attacks, which maximise a loss rather than look for any fooling point).
 On backends with cheap dynamic shapes (torch) each step
 runs on the still-active samples only; elsewhere (jax) the batch keeps its shape and
-stopped samples are held in place. Both give the same result: the objective is a
-sum over samples, so a sample's gradient does not depend on which others are present.
+stopped samples are held in place, and the step is one compiled program
+(``Backend.compile_with_model``) that later calls reuse. Both give the same result: the
+objective is a sum over samples, so a sample's gradient does not depend on which others
+are present.
 """
 
 from __future__ import annotations
@@ -65,6 +67,16 @@ def projected_loop(
     be = model.backend
     xp = be.xp
     fn = loss if callable(loss) else objective(model, loss, targeted)
+    value_range = model.value_range
+
+    def step(x_t: Array, x0: Array, e: Array, y_t: Array, a: Array, state: Any, done: Array) -> tuple[Any, ...]:
+        (_, logits), grad = be.value_and_grad(fn, x_t, y_t, has_aux=True)
+        stop = done | is_adversarial(xp, logits, y_t, targeted) if early_stop else done
+        d, new_state = direction(grad, state, x_t)
+        x_next = clip_to_range(xp, x0 + project_ball(xp, x_t + bcast(xp, a, x_t) * d - x0, e, norm), value_range)
+        return xp.where(bcast(xp, stop, x_t), x_t, x_next), stop, new_state
+
+    run_step = be.compile_with_model(model, step)  # jax: one program per step, reused across calls
     x_adv = x_start
     found = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
     state: Any = None
@@ -73,15 +85,11 @@ def projected_loop(
         active = ActiveSet(be, found)
         if early_stop and active.empty():
             break
-        x_t, x0, e, y_t = active.take(x_adv), active.take(x), active.take(eps), active.take(y)
-        (_, logits), grad = be.value_and_grad(fn, x_t, y_t, has_aux=True)
-        stop = active.take(found)
-        if early_stop:
-            stop = stop | is_adversarial(xp, logits, y_t, targeted)
-        d, new_state = direction(grad, active.take(state), x_t)
-        step = x_t + bcast(xp, active.take(alpha), x_t) * d
-        x_next = clip_to_range(xp, x0 + project_ball(xp, step - x0, e, norm), model.value_range)
-        x_adv = active.put(x_adv, xp.where(bcast(xp, stop, x_t), x_t, x_next))
+        x_new, stop, new_state = run_step(
+            active.take(x_adv), active.take(x), active.take(eps), active.take(y), active.take(alpha),
+            active.take(state), active.take(found),
+        )
+        x_adv = active.put(x_adv, x_new)
         found = active.put(found, stop)
         if new_state is not None:  # step 1 runs on every sample: its state is full-batch
             state = active.put(state, new_state)
@@ -89,4 +97,3 @@ def projected_loop(
         if callback is not None:
             callback(t, x_adv)
     return x_adv, steps_run
-

@@ -232,7 +232,7 @@ def _make_step(model: Model, *, norm: str, loss: str, targeted: bool, rho: float
         # rows already done (fixed-shape backends) stay as they were
         return {name: xp.where(bcast(xp, held, v), s[name], v) for name, v in new.items()}, held | fooled
 
-    return be.compile(evaluate), be.compile(step)
+    return be.compile_with_model(model, evaluate), be.compile_with_model(model, step)
 
 
 def _run(

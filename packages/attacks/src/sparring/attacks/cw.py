@@ -145,7 +145,7 @@ def cw_l2(
             return new, stalled
         return {name: xp.where(bcast(xp, held, v), s[name], v) for name, v in new.items()}, stalled
 
-    step_fn = be.compile(adam_step)  # jax: one compiled step (eager jax pays per operation)
+    step_fn = be.compile_with_model(model, adam_step)  # jax: one compiled step, reused across calls
     check_every = max(steps // 10, 1)
     yes, no = be.asarray(True), be.asarray(False)
     with evaluating(model):

@@ -217,7 +217,7 @@ def _primal_dual(
             "best_norm": xp.where(better, n, s["best_norm"]),
         }
 
-    step_fn = be.compile(step)  # jax: one compiled iteration (eager jax pays per operation)
+    step_fn = be.compile_with_model(model, step)  # jax: one compiled iteration, reused across calls
     keys = be.split(be.key(seed), restarts) if restarts > 1 else ()
     like_b = xp.zeros(x.shape[:1], dtype=x.dtype, device=getattr(x, "device", None))
     s0 = min(max(-math.log(dual_ratio_init), -log_max), log_max)  # log(λ_2 / λ_1) at the start

@@ -87,6 +87,14 @@ class Backend(Protocol):
         """``jax.jit`` on jax; identity on torch unless the backend was made with compile=True."""
         ...
 
+    def compile_with_model(self, model: Model, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """:meth:`compile` for a function that calls ``model``: on jax the model's weights
+        are an argument of the compiled program (not constants of it) and the program is
+        reused by later calls with an equivalent ``fn`` (same code, closing over the same
+        settings), so an attack run once per training batch compiles once. On torch the
+        same as :meth:`compile`."""
+        ...
+
     def key(self, seed: int) -> Key:
         """A random key made from an integer seed; the same seed gives the same numbers."""
         ...

@@ -83,6 +83,13 @@ class JaxBackend:
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return jax.jit(fn) if self._compile else fn
 
+    def compile_with_model(self, model: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not self._compile:
+            return fn
+        from .compiled import compile_with_model
+
+        return compile_with_model(model, fn)
+
     def key(self, seed: int) -> jax.Array:
         return jax.random.key(int(seed) & (2**32 - 1))
 

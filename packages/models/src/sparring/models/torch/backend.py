@@ -122,6 +122,9 @@ class TorchBackend:
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return torch.compile(fn) if self._compile else fn
 
+    def compile_with_model(self, model: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.compile(fn)  # eager modules read their current weights anyway
+
     def key(self, seed: int) -> TorchKey:
         return TorchKey(spawn_seeds(seed, 1)[0])
 

@@ -1,0 +1,122 @@
+"""Compiled functions that call a model, reused across calls (``JaxBackend.compile_with_model``).
+
+An attack step ``fn(*arrays)`` closes over the model (``model(x)`` inside its
+objective). Under a plain ``jax.jit`` the model's weights would become constants of
+the compiled program, so the program could not be reused once the weights change, and
+an attack called once per training batch would compile once per batch. Here the
+module's state is an argument instead::
+
+    jitted(state, *arrays) = fn(*arrays) with model.module = nnx.merge(graphdef, state)
+
+and the compiled program is kept under a key made from ``fn`` itself: its code and,
+recursively, what its closure holds (numbers, strings, functions, modules, the model
+itself by identity). Two closures with equal keys compute the same function of their
+arguments, so the second call reuses the first one's compilation. A closure holding
+anything else (an array, another model) gets no key: it is compiled for that call only,
+with what it holds as constants, which is what ``jax.jit`` alone would do.
+
+Meant for functions of a model in eval mode (attacks): state the module would update
+inside (BatchNorm statistics, dropout streams) is not written back. Globals that ``fn``
+reads are not part of the key (as with ``jax.jit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+from flax import nnx
+
+__all__ = ["closure_key", "compile_with_model"]
+
+_CACHE: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
+_CACHE_SIZE = 128
+
+_PLAIN = (int, float, complex, str, bytes, bool, type(None), types.ModuleType, type, types.BuiltinFunctionType)
+
+
+def closure_key(value: Any, model: Any, _depth: int = 0) -> Any:
+    """A hashable stand-in for ``value`` that is equal only for values that behave the
+    same inside a traced function, or None when there is none (arrays, mutable objects,
+    models other than ``model``)."""
+    if _depth > 12:
+        return None
+    if value is model:
+        return ("model", id(model), _wrapper_key(model))
+    if isinstance(value, _PLAIN):
+        return (type(value), value) if not isinstance(value, types.ModuleType | type) else ("id", id(value))
+    if isinstance(value, tuple):
+        parts = tuple(closure_key(v, model, _depth + 1) for v in value)
+        return None if any(p is None for p in parts) else ("tuple", parts)
+    if isinstance(value, types.FunctionType):
+        cells = tuple(closure_key(c.cell_contents, model, _depth + 1) for c in value.__closure__ or ())
+        defaults = closure_key(tuple(value.__defaults__ or ()), model, _depth + 1)
+        if defaults is None or any(c is None for c in cells):
+            return None
+        kw = value.__kwdefaults__
+        if kw and closure_key(tuple(sorted(kw.items())), model, _depth + 1) is None:
+            return None
+        return ("fn", value.__code__, value.__module__, cells, defaults, tuple(sorted((kw or {}).items())))
+    if isinstance(value, types.MethodType):
+        owner = closure_key(value.__self__, model, _depth + 1)
+        return None if owner is None else ("method", value.__func__.__code__, owner)
+    if getattr(type(value), "__name__", "") in ("JaxBackend", "TorchBackend"):
+        return ("backend", id(value))
+    if _is_frozen_dataclass(value):
+        try:
+            hash(value)
+        except TypeError:
+            return None
+        return ("frozen", type(value), value)
+    return None
+
+
+def _is_frozen_dataclass(value: Any) -> bool:
+    params = getattr(type(value), "__dataclass_params__", None)
+    return bool(params is not None and params.frozen)
+
+
+def _wrapper_key(model: Any) -> tuple[Any, ...]:
+    """What of the wrapper, outside its module, shapes the traced function: preprocessing
+    arrays and the front-end are replaced, not mutated, when set anew."""
+    return tuple((k, id(v)) for k, v in sorted(vars(model).items()) if k not in ("module", "_training"))
+
+
+@contextlib.contextmanager
+def _module_swapped(model: Any, module: Any) -> Iterator[None]:
+    kept = model.module
+    model.module = module
+    try:
+        yield
+    finally:
+        model.module = kept
+
+
+def compile_with_model(model: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(*args)`` compiled with ``model.module``'s state as an argument (see module doc)."""
+    graphdef, _ = nnx.split(model.module)
+    key = closure_key(fn, model)
+    full = None if key is None else (key, graphdef)
+    jitted = _CACHE.get(full) if full is not None else None
+    if jitted is None:
+
+        def pure(state: Any, *args: Any) -> Any:
+            with _module_swapped(model, nnx.merge(graphdef, state)):
+                return fn(*args)
+
+        jitted = jax.jit(pure)
+        if full is not None:
+            _CACHE[full] = jitted  # the closure it holds keeps model alive: its id stays unique
+            if len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(full)
+
+    def call(*args: Any) -> Any:
+        return jitted(nnx.state(model.module), *args)
+
+    return call
