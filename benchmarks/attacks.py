@@ -189,6 +189,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="test digits attacked (at most 1000)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (jax uses gpu for cuda)")
     parser.add_argument("--attacks", default=",".join(SETTINGS))
+    parser.add_argument("--libraries", default="sparring-torch,sparring-jax,torchattacks,foolbox,art",
+                        help="comma-separated subset of the libraries to time")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attacks-cpu.json")
     args = parser.parse_args()
@@ -201,8 +203,11 @@ def main() -> None:
     x, y = x_test[: args.n], y_test[: args.n]
     run_torch, predict = sparring_runner("torch", weights, args.device)
     run_jax, _ = sparring_runner("jax", weights, "gpu" if args.device.startswith("cuda") else "cpu")
-    runners = {"sparring-torch": run_torch, "sparring-jax": run_jax}
+    wanted = set(args.libraries.split(","))
+    runners = {k: v for k, v in (("sparring-torch", run_torch), ("sparring-jax", run_jax)) if k in wanted}
     for name, make in (("torchattacks", torchattacks_runner), ("foolbox", foolbox_runner), ("art", art_runner)):
+        if name not in wanted:
+            continue
         try:
             runners[name] = make(weights, args.device)
         except ImportError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -197,12 +198,22 @@ def test_bad_inputs(model) -> None:
 
 @pytest.mark.parametrize("attack", ["pgd", "mim"])
 def test_active_set_compaction_changes_only_the_work(attack: str) -> None:
-    """Both loop paths on torch (jax recompiles for every active-set size: not its default)."""
+    """Both loop paths on torch: exact compaction (torch) and the fixed-shape path (jax's:
+    the full batch while more than half runs, then padded sizes whose padding rows ``put``
+    drops, as the jax backend does)."""
     import copy
+
+    sizes: list[int] = []
+
+    def put_dropping(x: Any, index: Any, values: Any) -> Any:
+        keep = index < x.shape[0]
+        sizes.append(int(index.shape[0]))
+        return x.index_copy(0, index[keep], values[keep].to(x.dtype))
 
     pytest.importorskip("torch")
     model = tiny_model("torch", hidden=(32,), seed=1)
     x, _ = tiny_batch(32, seed=3)
+    x = np.concatenate([x, x[::-1]])  # 64 rows: the fixed-shape path shrinks to 32, 16, 8 as they are fooled
     y = _np(model, model(model.backend.asarray(x))).argmax(1)
     fn = functools.partial(mim if attack == "mim" else pgd, steps=30, step_size=0.1)
     results = {}
@@ -210,6 +221,8 @@ def test_active_set_compaction_changes_only_the_work(attack: str) -> None:
     for compact in (True, False):
         other = copy.copy(be)
         other.dynamic_shapes = compact
+        if not compact:
+            other.put = put_dropping
         model.backend = other
         try:
             results[compact] = fn(model, x, y, eps=1.0)
@@ -219,3 +232,4 @@ def test_active_set_compaction_changes_only_the_work(attack: str) -> None:
     np.testing.assert_array_equal(_np(model, results[True].success), _np(model, results[False].success))
     assert _np(model, results[True].success).all()
     assert results[True].gradients == results[False].gradients < 30  # both stop once all are fooled
+    assert min(sizes) < 64  # the fixed-shape path did shrink

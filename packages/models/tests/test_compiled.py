@@ -53,7 +53,7 @@ def test_compiled_function_reads_the_current_weights_mode_and_preprocessing() ->
     model = _model(dropout=0.5).eval()
     be = model.backend
     TRACES.clear()
-    make = lambda: be.compile_with_model(model, _logits_fn(model, 1.0))  # noqa: E731
+    make = lambda: be.compile_with_model(model, _logits_fn(model, 1.0))  # noqa: E731  (anew after changes)
     np.testing.assert_allclose(np.asarray(make()(_x())), np.asarray(model(_x())), rtol=1e-5, atol=1e-6)
     model.load_parameters(_model(seed=7).parameters_numpy())  # new weights, same program
     np.testing.assert_allclose(np.asarray(make()(_x())), np.asarray(model(_x())), rtol=1e-5, atol=1e-6)

@@ -7,6 +7,8 @@ from typing import Any
 from sparring.core.errors import ConfigError, InvalidInputError
 from sparring.core.protocols import Array, Model
 
+from ._compiled import compiled
+
 __all__ = ["prepare", "per_sample", "check_positive_int"]
 
 _RANGE_TOL = 1e-6
@@ -42,19 +44,9 @@ def prepare(model: Model, x: Any, y: Any, eps: Any) -> tuple[Array, Array, Array
         raise InvalidInputError(f"y has shape {tuple(y.shape)}, expected ({shape[0]},): one label per sample")
     if not xp.isdtype(y.dtype, "integral"):
         raise InvalidInputError(f"y must hold integer class indices, got dtype {y.dtype}")
-    # every value check in one host round-trip: finite, min, max of x; labels in range
-    f32 = xp.float32
-    finite, x_min, x_max, bad_labels = (
-        float(v)
-        for v in be.to_numpy(
-            xp.stack([
-                xp.astype(xp.all(xp.isfinite(x)), f32),
-                xp.astype(xp.min(x), f32),
-                xp.astype(xp.max(x), f32),
-                xp.astype(xp.any((y < 0) | (y >= model.num_classes)), f32),
-            ])
-        )
-    )
+    # every value check in one compiled function and one host round-trip
+    stats = compiled(be, ("input-stats",), lambda: _input_stats(xp))
+    finite, x_min, x_max, bad_labels = (float(v) for v in be.to_numpy(stats(x, y, model.num_classes)))
     if not finite:
         raise InvalidInputError("x contains NaN or infinite values; clean the data before attacking")
     lo, hi = model.value_range
@@ -68,6 +60,20 @@ def prepare(model: Model, x: Any, y: Any, eps: Any) -> tuple[Array, Array, Array
             f"y has labels outside [0, {model.num_classes}); the model has {model.num_classes} classes"
         )
     return x, y, per_sample(model, eps, x, name="eps")
+
+
+def _input_stats(xp: Any) -> Any:
+    def stats(x: Array, y: Array, num_classes: Any) -> Array:
+        """``[all finite, min, max, any label outside [0, num_classes)]`` as float32."""
+        f32 = xp.float32
+        return xp.stack([
+            xp.astype(xp.all(xp.isfinite(x)), f32),
+            xp.astype(xp.min(x), f32),
+            xp.astype(xp.max(x), f32),
+            xp.astype(xp.any((y < 0) | (y >= num_classes)), f32),
+        ])
+
+    return stats
 
 
 def per_sample(model: Model, value: Any, x: Array, *, name: str) -> Array:

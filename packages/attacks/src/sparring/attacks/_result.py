@@ -22,14 +22,13 @@ def finish(
     """Result for ``x_adv``: one extra forward pass decides ``success`` (counted in forwards)."""
     be = model.backend
     xp = be.xp
-    with be.no_grad():
-        logits = model(x_adv)
+
+    def check(x_: Array, x_adv_: Array, y_: Array) -> tuple[Array, Array]:
+        return is_adversarial(xp, model(x_adv_), y_, targeted), lp_norm(xp, x_adv_ - x_, norm)
+
     x_adv = be.stop_gradient(x_adv)
+    with be.no_grad():
+        success, norms = be.compile_with_model(model, check)(x, x_adv, y)
     return AttackResult(
-        x_adv=x_adv,
-        success=is_adversarial(xp, logits, y, targeted),
-        norms=lp_norm(xp, x_adv - x, norm),
-        norm=norm,
-        gradients=gradients,
-        forwards=forwards + 1,
+        x_adv=x_adv, success=success, norms=norms, norm=norm, gradients=gradients, forwards=forwards + 1
     )

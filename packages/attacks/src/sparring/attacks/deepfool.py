@@ -73,6 +73,31 @@ def deepfool(
     x, y, _ = prepare(model, x, y, 0.0)
     num_classes = model.num_classes
 
+    value_range = model.value_range
+
+    def step(x_t: Array, x0: Array, y_t: Array, r_t: Array) -> tuple[Array, Array, Array]:
+        logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
+        onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
+        f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
+        W = G - _pick(xp, G, onehot)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
+        flat = xp.reshape(W, (num_classes * W.shape[1], -1))
+        w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
+        ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
+        ratio = xp.where(onehot > 0, xp.asarray(float("inf"), dtype=ratio.dtype), ratio)
+        best = one_hot(xp, xp.argmin(ratio, axis=1), num_classes, logits.dtype)  # (B, C)
+        w_l = _pick(xp, W, best)  # (B, ...)
+        f_l = xp.abs(xp.sum(f * best, axis=1)) + 1e-4  # (B,)
+        if norm == "l2":
+            r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
+        else:
+            r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + TINY), w_l) * xp.sign(w_l)
+        stop = is_adversarial(xp, logits, y_t, False)
+        hold = bcast(xp, stop, x_t)
+        r_next = xp.where(hold, r_t, r_t + r)
+        x_next = clip_to_range(xp, x0 + (1.0 + overshoot) * r_next, value_range)
+        return xp.where(hold, x_t, x_next), r_next, stop
+
+    run_step = be.compile_with_model(model, step)  # jax: one program per batch size, reused across calls
     with evaluating(model):
         x_adv, r_tot = x, xp.zeros_like(x)
         done = xp.zeros(x.shape[:1], dtype=xp.bool, device=getattr(x, "device", None))
@@ -81,27 +106,8 @@ def deepfool(
             active = ActiveSet(be, done)
             if active.empty():
                 break
-            x_t, x0, y_t, r_t = active.take(x_adv), active.take(x), active.take(y), active.take(r_tot)
-            logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
-            onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
-            f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
-            W = G - _pick(xp, G, onehot)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
-            flat = xp.reshape(W, (num_classes * W.shape[1], -1))
-            w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
-            ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
-            ratio = xp.where(onehot > 0, xp.asarray(float("inf"), dtype=ratio.dtype), ratio)
-            best = one_hot(xp, xp.argmin(ratio, axis=1), num_classes, logits.dtype)  # (B, C)
-            w_l = _pick(xp, W, best)  # (B, ...)
-            f_l = xp.abs(xp.sum(f * best, axis=1)) + 1e-4  # (B,)
-            if norm == "l2":
-                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
-            else:
-                r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + TINY), w_l) * xp.sign(w_l)
-            stop = is_adversarial(xp, logits, y_t, False)
-            hold = bcast(xp, stop, x_t)
-            r_next = xp.where(hold, r_t, r_t + r)
-            x_next = clip_to_range(xp, x0 + (1.0 + overshoot) * r_next, model.value_range)
-            x_adv = active.put(x_adv, xp.where(hold, x_t, x_next))
+            x_next, r_next, stop = run_step(active.take(x_adv), active.take(x), active.take(y), active.take(r_tot))
+            x_adv = active.put(x_adv, x_next)
             r_tot = active.put(r_tot, r_next)
             done = active.put(done, stop)
             steps_run = t

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from sparring.core.modes import evaluating
-from sparring.core.protocols import Model
+from sparring.core.protocols import Array, Model
 from sparring.core.records import AttackResult
 
 from ._checks import prepare
@@ -56,7 +56,12 @@ def fgsm(
     be = model.backend
     xp = be.xp
     x, y, eps_b = prepare(model, x, y, eps)
+    fn, value_range = objective(model, loss, targeted), model.value_range
+
+    def step(x_: Array, y_: Array, e: Array) -> Array:
+        _, grad = be.value_and_grad(fn, x_, y_, has_aux=True)
+        return clip_to_range(xp, x_ + bcast(xp, e, x_) * steepest_direction(xp, grad, norm), value_range)
+
     with evaluating(model):
-        _, grad = be.value_and_grad(objective(model, loss, targeted), x, y, has_aux=True)
-        x_adv = clip_to_range(xp, x + bcast(xp, eps_b, x) * steepest_direction(xp, grad, norm), model.value_range)
+        x_adv = be.compile_with_model(model, step)(x, y, eps_b)
         return finish(model, x, x_adv, y, norm=norm, targeted=targeted, gradients=1, forwards=1)

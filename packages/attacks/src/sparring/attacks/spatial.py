@@ -65,6 +65,7 @@ from sparring.core.protocols import Array, Backend, Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
+from ._compiled import compiled
 from ._checks import check_positive_int, prepare
 from ._losses import get_loss
 from ._result import finish, is_adversarial
@@ -180,21 +181,6 @@ def _warp(xp: Any, images: Array, rows: Array, params: Array, fill: float) -> Ar
     return out
 
 
-_COMPILED: dict[tuple[Any, ...], tuple[Backend, Callable[..., Any]]] = {}
-
-
-def _compiled(be: Backend, key: tuple[Any, ...], make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
-    """``be.compile(make())``, kept per backend and ``key`` so that later calls reuse the
-    compilation (jax compiles once per input shape; eager jax would compile every
-    operation for every new shape). These functions do not involve the model."""
-    full = (id(be), *key)
-    if full not in _COMPILED:
-        if len(_COMPILED) >= 64:
-            _COMPILED.clear()
-        _COMPILED[full] = (be, be.compile(make()))  # holding be keeps its id unique
-    return _COMPILED[full][1]
-
-
 def _transformer(
     be: Backend, fill: float, input_shape: tuple[int, ...] | None, channels_first: bool
 ) -> Callable[[Array, Array], Array]:
@@ -214,7 +200,7 @@ def _transformer(
 
         return transform
 
-    return _compiled(be, ("transform", fill, input_shape, channels_first), make)
+    return compiled(be, ("transform", fill, input_shape, channels_first), make)
 
 
 def _params(xp: Any, be: Backend, grid: np.ndarray, dtype: Any) -> Array:
@@ -378,7 +364,7 @@ def _updater(be: Backend, loss: str, targeted: bool) -> Callable[..., tuple[Arra
 
         return update
 
-    return _compiled(be, ("update", loss, targeted), make)
+    return compiled(be, ("update", loss, targeted), make)
 
 
 def _search(

@@ -91,8 +91,9 @@ class Backend(Protocol):
         """:meth:`compile` for a function that calls ``model``: on jax the model's weights
         are an argument of the compiled program (not constants of it) and the program is
         reused by later calls with an equivalent ``fn`` (same code, closing over the same
-        settings), so an attack run once per training batch compiles once. On torch the
-        same as :meth:`compile`."""
+        settings), so an attack run once per training batch compiles once. The returned
+        function may use the weights as they are now: make it anew after changing them
+        (one per attack call). On torch the same as :meth:`compile`."""
         ...
 
     def key(self, seed: int) -> Key:
@@ -122,7 +123,8 @@ class Backend(Protocol):
         ...
 
     def put(self, x: Array, index: Array, values: Array) -> Array:
-        """A copy of ``x`` with rows ``x[index] = values`` (axis 0); ``x`` is unchanged."""
+        """A copy of ``x`` with rows ``x[index] = values`` (axis 0); ``x`` is unchanged.
+        Fixed-shape backends drop rows whose index is out of range (padding)."""
         ...
 
     def stop_gradient(self, x: Array) -> Array:

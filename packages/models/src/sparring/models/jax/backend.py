@@ -15,6 +15,13 @@ from sparring.core.errors import BackendUnavailableError, InvalidInputError
 __all__ = ["JaxBackend"]
 
 
+@jax.jit
+def _put(x: jax.Array, index: jax.Array, values: jax.Array) -> jax.Array:
+    """Rows ``x[index] = values``; out-of-range rows (padding) are dropped. Compiled: an
+    eager scatter costs ~1 ms of Python indexing machinery per call."""
+    return x.at[index].set(values.astype(x.dtype), mode="drop")
+
+
 class JaxBackend:
     """JAX on one device (``"cpu"``, ``"gpu"``/``"cuda"``, ``"tpu"``, optionally ``":index"``).
 
@@ -119,7 +126,7 @@ class JaxBackend:
             return jax.random.permutation(key, int(n))
 
     def put(self, x: jax.Array, index: jax.Array, values: jax.Array) -> jax.Array:
-        return x.at[index].set(values.astype(x.dtype))
+        return _put(x, index, values)
 
     def stop_gradient(self, x: jax.Array) -> jax.Array:
         return jax.lax.stop_gradient(x)

@@ -53,7 +53,11 @@ def closure_key(value: Any, model: Any, _depth: int = 0) -> Any:
         parts = tuple(closure_key(v, model, _depth + 1) for v in value)
         return None if any(p is None for p in parts) else ("tuple", parts)
     if isinstance(value, types.FunctionType):
-        cells = tuple(closure_key(c.cell_contents, model, _depth + 1) for c in value.__closure__ or ())
+        try:
+            contents = [c.cell_contents for c in value.__closure__ or ()]
+        except ValueError:  # a cell not yet assigned: its value may change before the call
+            return None
+        cells = tuple(closure_key(c, model, _depth + 1) for c in contents)
         defaults = closure_key(tuple(value.__defaults__ or ()), model, _depth + 1)
         if defaults is None or any(c is None for c in cells):
             return None
@@ -97,8 +101,11 @@ def _module_swapped(model: Any, module: Any) -> Iterator[None]:
 
 
 def compile_with_model(model: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn(*args)`` compiled with ``model.module``'s state as an argument (see module doc)."""
-    graphdef, _ = nnx.split(model.module)
+    """``fn(*args)`` compiled with ``model.module``'s state as an argument (see module doc).
+
+    The returned function uses the weights the model has now (read once: flattening the
+    module costs about a millisecond per call); make it anew after changing them."""
+    graphdef, state = nnx.split(model.module)
     key = closure_key(fn, model)
     full = None if key is None else (key, graphdef)
     jitted = _CACHE.get(full) if full is not None else None
@@ -117,6 +124,6 @@ def compile_with_model(model: Any, fn: Callable[..., Any]) -> Callable[..., Any]
         _CACHE.move_to_end(full)
 
     def call(*args: Any) -> Any:
-        return jitted(nnx.state(model.module), *args)
+        return jitted(state, *args)
 
     return call
