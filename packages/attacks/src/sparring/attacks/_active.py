@@ -40,10 +40,14 @@ def bucket_size(active: int, batch: int) -> int:
 class ActiveSet:
     """The samples where ``done`` is False."""
 
-    def __init__(self, be: Backend, done: Array) -> None:
+    def __init__(self, be: Backend, done: Array | None) -> None:
+        """``done=None``: every row, with no host sync (loops where no sample finishes)."""
         self._be = be
         self._done = done
         self._put_index = None
+        if done is None:
+            self.index, self._left, self.compact = None, 1, False
+            return
         if be.dynamic_shapes:
             self.index = be.xp.nonzero(~done)[0]
             self._left = None

@@ -82,8 +82,8 @@ def projected_loop(
     state: Any = None
     steps_run = 0
     for t in range(1, steps + 1):
-        active = ActiveSet(be, found)
-        if early_stop and active.empty():
+        active = ActiveSet(be, found if early_stop else None)  # without early stop no sample finishes
+        if active.empty():
             break
         x_new, stop, new_state = run_step(
             active.take(x_adv), active.take(x), active.take(eps), active.take(y), active.take(alpha),
