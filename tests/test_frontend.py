@@ -70,3 +70,22 @@ def test_a_frontend_that_does_not_fit_the_network_is_a_config_error() -> None:
         _attach_frontend(model, dict(SETTINGS), (T,), "s4d")
     with pytest.raises(ConfigError, match="frontend"):
         _attach_frontend(model, {"n_ftt": 256}, (T,), "s4d")
+
+
+@pytest.mark.parametrize(("pipeline", "raw_shape"), [("kasl-speech-mel", (16000, 1)), ("kasl-us8k-mel", (40000, 1))])
+def test_builtin_mel_pipelines_fit_their_presets(pipeline: str, raw_shape: tuple[int, ...]) -> None:
+    """Each model's front-end turns the dataset's waveforms (Speech Commands: 1 s at 16 kHz;
+    UrbanSound8K: 4 s at 10 kHz) into exactly the frames x Mels its preset reads."""
+    pytest.importorskip("torch")
+    from sparring.cli.builtin import pipeline_text
+    from sparring.core.config import load_pipeline
+
+    cfg = load_pipeline(pipeline_text(pipeline))
+    for entry in cfg.models:
+        params = dict(entry.params)
+        settings = dict(params.pop("frontend"))
+        model = build_model(entry.model, backend="torch")
+        _attach_frontend(model, settings, raw_shape, entry.label)  # raises ConfigError on a mismatch
+        assert model.input_shape == raw_shape
+        x = np.zeros((1, *raw_shape), dtype=np.float32)
+        assert tuple(model.frontend(x).shape[1:]) == model.network_input_shape

@@ -158,6 +158,17 @@ def test_random_resample_removes_the_band_above_half_the_rate() -> None:
     assert T.Resample(16000, 8000)(x).shape == (2, 4000)
 
 
+@pytest.mark.parametrize("make", [lambda: T.TimeMasking(300), lambda: T.RandomResample((8000, 11025))])
+def test_waveforms_as_sequences_of_one_feature_are_transformed_along_time(make) -> None:
+    """(B, T, 1), the layout sequence models read, gives the (B, T) result with the axis kept."""
+    wave = waves()
+    flat = make()(wave, 7)
+    seq = make()(wave[..., None], 7)
+    assert seq.shape == wave.shape + (1,)
+    np.testing.assert_array_equal(seq[..., 0], flat)
+    assert not np.array_equal(flat, wave)
+
+
 @pytest.mark.parametrize(("make", "match"), [
     (lambda: T.GaussianNoise(-0.1), "std must be >= 0"),
     (lambda: T.UniformNoise(float("nan")), "eps must be a finite number"),

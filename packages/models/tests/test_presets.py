@@ -1,5 +1,5 @@
 """The Kasl thesis's StackedModel presets for GTSRB, Speech Commands and UrbanSound8K
-(``{ff,gru,lstm,s4}-{gtsrb,speech,speech-mel,us8k}``, ``sparring.models.plugin._kasl_specs``):
+(``{ff,gru,lstm,s4}-{gtsrb,speech,speech-mel,us8k,us8k-mel}``, ``sparring.models.plugin._kasl_specs``):
 the thesis's parameter counts, the closed-form counts that fix the size mapping (recurrent
 cells of their own width ``rnn_hidden`` included), the registered sizes, the explanation of
 the one count our layers do not reach (``ff-gtsrb``), the UrbanSound8K GRU/LSTM presets'
@@ -28,6 +28,7 @@ DATASETS = {
     "speech": ((16000, 1), 128, 64, 10),  # 5.3.1: [16000, 1], layer 64, hidden 128, ten digits
     "speech-mel": ((32, 128), 196, 120, 10),  # 5.3.2: n_fft 1024 (hop 512): 32 frames x 128 Mels
     "us8k": ((40000, 1), 240, 196, 2),  # 5.4: ~[40000, 1], layer 196, hidden 240, dangerous/benign
+    "us8k-mel": ((79, 128), 240, 196, 2),  # 5.4.2: the same sizes on 79 frames x 128 Mels of 40,000 samples
 }
 PRESETS = [f"{layer}-{suffix}" for suffix in DATASETS for layer in LAYERS]
 # the thesis's counts (lines 938-939 and 1223-1226) and the ones our presets reproduce

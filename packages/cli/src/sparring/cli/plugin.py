@@ -15,6 +15,7 @@ BUILTIN = {
     "kasl-speech": "Kasl Table 5.4: StackedModels on raw Speech Commands digits (needs Speech Commands)",
     "kasl-speech-mel": "Kasl Tables 5.5-5.6: Mel+dB front-end models on Speech Commands, Algorithms 1 and 2",
     "kasl-us8k": "Kasl Table 5.8: StackedModels on UrbanSound8K dangerous vs benign (needs UrbanSound8K)",
+    "kasl-us8k-mel": "Kasl Tables 5.9-5.10: Mel+dB front-end models on UrbanSound8K, Algorithms 1 and 2 (+ regularised)",
 }
 """Name -> summary of the pipelines shipped as ``pipelines/<name>.toml``."""
 

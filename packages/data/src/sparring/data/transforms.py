@@ -118,10 +118,16 @@ class Transform:
 
     min_ndim = 2
     value_range: tuple[float, float] | None = None
+    waveform = False
+    """Audio transforms along time: a ``(B, T, 1)`` batch (waveforms as sequences of one
+    feature, as the sequence models read them) is transformed as ``(B, T)``."""
 
     def __call__(self, x: np.ndarray, rng: SeedLike) -> np.ndarray:
         gen = as_generator(rng)
-        return self.apply(self._check(x), gen).astype(np.float32, copy=False)
+        x = self._check(x)
+        if self.waveform and x.ndim == 3 and x.shape[-1] == 1:
+            return self.apply(x[..., 0], gen)[..., None].astype(np.float32, copy=False)
+        return self.apply(x, gen).astype(np.float32, copy=False)
 
     def _check(self, x: Any) -> np.ndarray:
         name = type(self).__name__
@@ -357,9 +363,11 @@ class _Masking(Transform):
 
 
 class TimeMasking(_Masking):
-    """Set ``num_masks`` random stretches of up to ``max_width`` steps of the LAST axis to ``value``."""
+    """Set ``num_masks`` random stretches of up to ``max_width`` steps of the LAST axis to ``value``
+    (of the time axis of a ``(B, T, 1)`` waveform batch)."""
 
     axis = -1
+    waveform = True
 
 
 class FrequencyMasking(_Masking):
@@ -370,7 +378,10 @@ class FrequencyMasking(_Masking):
 
 
 class RandomResample(Transform):
-    """Down to a rate drawn from ``rates`` and back to ``sample_rate`` (band-limits the sample)."""
+    """Down to a rate drawn from ``rates`` and back to ``sample_rate`` (band-limits the sample;
+    along the last axis, or the time axis of a ``(B, T, 1)`` waveform batch)."""
+
+    waveform = True
 
     def __init__(
         self, rates: Sequence[int] = (8000, 11025, 12000), *, sample_rate: int = 16000, value_range: Any = (-1.0, 1.0)

@@ -97,7 +97,7 @@ def _stacked_specs() -> list[ModelSpec]:
 def _kasl_specs() -> list[ModelSpec]:
     """The Kasl thesis's StackedModels for GTSRB, Speech Commands and UrbanSound8K.
 
-    ``{ff,gru,lstm,s4}-{gtsrb,speech,speech-mel,us8k}``: one block, no dropout, inputs in
+    ``{ff,gru,lstm,s4}-{gtsrb,speech,speech-mel,us8k,us8k-mel}``: one block, no dropout, inputs in
     ``[-1, 1]`` (J. Kasl 2024, ``references/kasl-2024-minmax-s4-thesis.txt``, line 656),
     sizes from chapter 5 (line numbers of that file); H = ``rnn_hidden``, the width of the
     gru/lstm cells (N and H both the thesis's "size of each layer")::
@@ -107,6 +107,7 @@ def _kasl_specs() -> list[ModelSpec]:
         *-speech      5.3.1, l. 995-1018   (16000, 1)     128      64     10   2,099,210 /  55,562 /  67,850 / 100,618
         *-speech-mel  5.3.2, l. 1036-1071  (32, 128)      196      120    10     921,210 / 189,318 / 227,238 / 293,422
         *-us8k        5.4, l. 1185-1226    (40000, 1)     240      196    2    2,574,722 / 353,154 / 438,610 / 493,922
+        *-us8k-mel    5.4.2, l. 1254-1300  (79, 128)      240      196    2    2,601,602 / 383,634 / 469,090 / 524,402
 
     (``ff-us8k`` reads ``(10000, 1)``, see below.) The thesis's counts, where it gives
     them: GTSRB S4 807,775 and FF 662,623 (l. 938-939); UrbanSound8K FF 2,574,722, GRU
@@ -151,6 +152,10 @@ def _kasl_specs() -> list[ModelSpec]:
       preset's ``(frames, Mels)``.
     * ``*-us8k``: the thesis's binary relabelling, dangerous (dog bark, gun shot, siren)
       vs benign (l. 1208), as the ``urbansound8k`` dataset's ``binary=True``.
+    * ``*-us8k-mel``: "otherwise, the setup remains the same" (l. 1256): the raw presets'
+      sizes on the Mel spectrogram of the 40,000-sample waveform, at the speech-mel
+      settings (n_fft 1024, hop 512, 128 Mels): ``1 + 40000 // 512 = 79`` frames. The
+      thesis gives no counts for them.
     """
     base = {**_STACKED_PARAMS, "layer": "s4", "value_range": (-1.0, 1.0)}
     layers = {"ff": "FF", "gru": "GRU", "lstm": "LSTM", "s4": "S4"}
@@ -169,6 +174,11 @@ def _kasl_specs() -> list[ModelSpec]:
             {"input_shape": (32, 128), "d_model": 196, "state_size": 120, "num_classes": 10},
             "Speech Commands digits, 32 frames x 128 Mels (n_fft 1024, hop 512)",
             {"ff": "921,210", "gru": "189,318", "lstm": "227,238", "s4": "293,422"},
+        ),
+        "us8k-mel": (
+            {"input_shape": (79, 128), "d_model": 240, "state_size": 196, "num_classes": 2},
+            "UrbanSound8K dangerous vs benign, 79 frames x 128 Mels (4 s at 10 kHz, n_fft 1024, hop 512)",
+            {"ff": "2,601,602", "gru": "383,634", "lstm": "469,090", "s4": "524,402"},
         ),
         "us8k": (
             {"input_shape": (40000, 1), "d_model": 240, "state_size": 196, "num_classes": 2},
