@@ -72,10 +72,11 @@ def test_a_frontend_that_does_not_fit_the_network_is_a_config_error() -> None:
         _attach_frontend(model, {"n_ftt": 256}, (T,), "s4d")
 
 
-@pytest.mark.parametrize(("pipeline", "raw_shape"), [("kasl-speech-mel", (16000, 1)), ("kasl-us8k-mel", (40000, 1))])
+@pytest.mark.parametrize(("pipeline", "raw_shape"), [("kasl-speech-mel", (16000,)), ("kasl-us8k-mel", (40000,))])
 def test_builtin_mel_pipelines_fit_their_presets(pipeline: str, raw_shape: tuple[int, ...]) -> None:
     """Each model's front-end turns the dataset's waveforms (Speech Commands: 1 s at 16 kHz;
-    UrbanSound8K: 4 s at 10 kHz) into exactly the frames x Mels its preset reads."""
+    UrbanSound8K: 4 s at 10 kHz; the datasets' samples are (T,)) into exactly the frames x Mels
+    its preset reads."""
     pytest.importorskip("torch")
     from sparring.cli.builtin import pipeline_text
     from sparring.core.config import load_pipeline
