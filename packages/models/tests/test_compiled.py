@@ -94,3 +94,14 @@ def test_uncacheable_closure_still_compiles_correctly() -> None:
         offset = jnp.full((3,), shift)  # an array in the closure: no key, constants of one call
         out = be.compile_with_model(model, lambda x: model(x) + offset)(_x())
         np.testing.assert_allclose(np.asarray(out), np.asarray(model(_x())) + shift, rtol=1e-5, atol=1e-6)
+
+
+def test_every_preprocessing_change_is_seen() -> None:
+    """The key holds the wrapper's attributes by identity; the cache keeps them alive, so a
+    replaced attribute's id is never taken by the next one (CPython reuses freed ids)."""
+    model = _model().eval()
+    be = model.backend
+    for i in range(12):
+        model.set_preprocessing(0.1 * i, 0.5 + 0.05 * i)
+        out = be.compile_with_model(model, _logits_fn(model, 1.0))(_x())
+        np.testing.assert_allclose(np.asarray(out), np.asarray(model(_x())), rtol=1e-5, atol=1e-6)
