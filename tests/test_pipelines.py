@@ -60,6 +60,20 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     assert (out / "results.md").is_file()
 
 
+@pytest.mark.slow
+def test_quickstart_on_jax_end_to_end(tmp_path: Path) -> None:
+    """The same pipeline on the jax backend: compiled training steps and compiled attack
+    steps reused across batches, through to the table."""
+    out = tmp_path / "run"
+    proc = sparring("run", "quickstart", *TINY, "--backend", "jax", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((out / "run.json").read_text())["complete"] is True
+    assert 'backend = "jax"' in (out / "config.toml").read_text()
+    pgd = {(r["model"], r["defense"]): float(r["robust_accuracy"]) for r in _rows(out / "results.csv")
+           if r["attack"] == "pgd" and float(r["eps"]) == 0.3}
+    assert pgd[("dense", "algorithm-1")] > pgd[("dense", "standard")] + 0.1, pgd
+
+
 ROBUST_VS_STANDARD = """
 # issue "robust training": Madry PGD-AT and Algorithm 1 against standard training, tiny dense model
 name = "robust-vs-standard"
