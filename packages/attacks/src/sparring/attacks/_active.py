@@ -43,7 +43,6 @@ class ActiveSet:
     def __init__(self, be: Backend, done: Array | None) -> None:
         """``done=None``: every row, with no host sync (loops where no sample finishes)."""
         self._be = be
-        self._done = done
         self._put_index = None
         if done is None:
             self.index, self._left, self.compact = None, 1, False

@@ -151,6 +151,11 @@ def _primal_dual(
     seed: int,
 ) -> AttackResult:
     """Algorithms 2 (``proximal=False``) and 3 (``proximal=True``) with restarts."""
+    _check_settings(
+        steps=steps, restarts=restarts, random_init=random_init, primal_lr=primal_lr,
+        primal_lr_decrease=primal_lr_decrease, dual_ratio_init=dual_ratio_init, dual_lr=dual_lr,
+        dual_lr_decrease=dual_lr_decrease, dual_ema=dual_ema, dual_min_ratio=dual_min_ratio,
+    )
     be = model.backend
     xp = be.xp
     x, y, _ = prepare(model, x, y, 0.0)
@@ -296,11 +301,6 @@ def pdgd(
     confirming pass and the final check).
     """
     check_norm(norm, ("l2", "l1", "linf"))
-    _check_settings(
-        steps=steps, restarts=restarts, random_init=random_init, primal_lr=primal_lr,
-        primal_lr_decrease=primal_lr_decrease, dual_ratio_init=dual_ratio_init, dual_lr=dual_lr,
-        dual_lr_decrease=dual_lr_decrease, dual_ema=dual_ema, dual_min_ratio=dual_min_ratio,
-    )
     return _primal_dual(
         model, x, y, norm=norm, proximal=False, channel_axis=None, targeted=targeted, steps=steps,
         restarts=restarts, random_init=random_init, primal_lr=primal_lr, primal_lr_decrease=primal_lr_decrease,
@@ -343,11 +343,6 @@ def pdpgd(
     check_norm(norm, ("linf", "l2", "l1", "l0"))
     if channel_axis is not None and norm != "l0":
         raise ConfigError(f"channel_axis groups values for norm='l0' only; got norm={norm!r} (drop channel_axis)")
-    _check_settings(
-        steps=steps, restarts=restarts, random_init=random_init, primal_lr=primal_lr,
-        primal_lr_decrease=primal_lr_decrease, dual_ratio_init=dual_ratio_init, dual_lr=dual_lr,
-        dual_lr_decrease=dual_lr_decrease, dual_ema=dual_ema, dual_min_ratio=dual_min_ratio,
-    )
     return _primal_dual(
         model, x, y, norm=norm, proximal=True, channel_axis=channel_axis, targeted=targeted, steps=steps,
         restarts=restarts, random_init=random_init, primal_lr=primal_lr, primal_lr_decrease=primal_lr_decrease,

@@ -37,7 +37,7 @@ _CACHE: OrderedDict[Any, tuple[Callable[..., Any], list[Any]]] = OrderedDict()
 """key -> (compiled function, the objects whose ids the key holds, kept alive with it)."""
 _CACHE_SIZE = 128
 
-_PLAIN = (int, float, complex, str, bytes, bool, type(None), types.ModuleType, type, types.BuiltinFunctionType)
+_PLAIN = (int, float, complex, str, bytes, bool, type(None), types.BuiltinFunctionType)
 
 
 def closure_key(value: Any, model: Any, pins: list[Any] | None = None, _depth: int = 0) -> Any:
