@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from sparring.core.errors import ConfigError, InvalidInputError
 from sparring.core.protocols import Array, Model
 
@@ -64,12 +66,15 @@ def prepare(model: Model, x: Any, y: Any, eps: Any) -> tuple[Array, Array, Array
 
 def _input_stats(xp: Any) -> Any:
     def stats(x: Array, y: Array, num_classes: Any) -> Array:
-        """``[all finite, min, max, any label outside [0, num_classes)]`` as float32."""
+        """``[all finite, min, max, any label outside [0, num_classes)]`` as float32.
+
+        min and max propagate NaN, so x is finite iff both are (no full-size isfinite)."""
         f32 = xp.float32
+        lo, hi = xp.min(x), xp.max(x)
         return xp.stack([
-            xp.astype(xp.all(xp.isfinite(x)), f32),
-            xp.astype(xp.min(x), f32),
-            xp.astype(xp.max(x), f32),
+            xp.astype(xp.isfinite(lo) & xp.isfinite(hi), f32),
+            xp.astype(lo, f32),
+            xp.astype(hi, f32),
             xp.astype(xp.any((y < 0) | (y >= num_classes)), f32),
         ])
 
@@ -77,19 +82,42 @@ def _input_stats(xp: Any) -> Any:
 
 
 def per_sample(model: Model, value: Any, x: Array, *, name: str) -> Array:
-    """A non-negative finite scalar or ``(B,)`` array as a ``(B,)`` array in x's dtype."""
+    """A non-negative finite scalar or ``(B,)`` array as a ``(B,)`` array in x's dtype.
+
+    Numbers and numpy arrays are checked on the host (no device round trip), backend
+    arrays on their device."""
+    be = model.backend
+    batch = x.shape[0]
+    if hasattr(value, "shape") and not isinstance(value, np.ndarray | np.generic):
+        return _device_per_sample(model, value, x, name=name)
+    try:
+        values = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"{name} must be a number or a ({batch},) array, got {value!r}") from err
+    if values.ndim == 0:
+        values = np.full((batch,), float(values))
+    _check_values(name, tuple(values.shape), batch, bool(np.all(np.isfinite(values)) and np.all(values >= 0)),
+                  lambda: values.tolist())
+    return be.asarray(values, dtype=x.dtype)
+
+
+def _device_per_sample(model: Model, value: Any, x: Array, *, name: str) -> Array:
     be = model.backend
     xp = be.xp
-    arr = be.asarray(value, dtype=x.dtype) if not hasattr(value, "shape") else be.stop_gradient(be.asarray(value))
-    arr = xp.astype(arr, x.dtype)
-    batch = x.shape[0]
+    arr = xp.astype(be.stop_gradient(be.asarray(value)), x.dtype)
     if arr.ndim == 0:
-        arr = xp.broadcast_to(arr, (batch,))
-    if tuple(arr.shape) != (batch,):
-        raise InvalidInputError(f"{name} must be a scalar or have shape ({batch},), got shape {tuple(arr.shape)}")
-    if not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):
-        raise InvalidInputError(f"{name} must be finite and >= 0, got {be.to_numpy(arr).tolist()[:8]}")
+        arr = xp.broadcast_to(arr, (x.shape[0],))
+    shape = tuple(arr.shape)
+    ok = shape != (x.shape[0],) or (bool(xp.all(xp.isfinite(arr))) and not bool(xp.any(arr < 0)))
+    _check_values(name, shape, x.shape[0], ok, lambda: be.to_numpy(arr).tolist())
     return arr
+
+
+def _check_values(name: str, shape: tuple[int, ...], batch: int, ok: bool, listed: Any) -> None:
+    if shape != (batch,):
+        raise InvalidInputError(f"{name} must be a scalar or have shape ({batch},), got shape {shape}")
+    if not ok:
+        raise InvalidInputError(f"{name} must be finite and >= 0, got {listed()[:8]}")
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -122,14 +122,17 @@ def cw_l2(
         return xp.sum(per), (logits, x_adv, dist, per)
 
     def fools(logits: Array, y_t: Array) -> Array:
-        return is_adversarial(xp, logits + shift * one_hot(xp, y_t, logits.shape[1], logits.dtype), y_t, targeted)
+        if shift:
+            logits = logits + shift * one_hot(xp, y_t, logits.shape[1], logits.dtype)
+        return is_adversarial(xp, logits, y_t, targeted)
 
     def adam_step(
         s: dict[str, Array], x_t: Array, y_t: Array, c: Array, held: Array, t: Any, check: Array
     ) -> tuple[dict[str, Array], Array]:
         """One Adam iteration on the rows given; rows ``held`` keep their state."""
         (_, (logits, x_adv, dist, per)), grad = be.value_and_grad(loss_fn, s["w"], x_t, y_t, c, has_aux=True)
-        closer = fools(logits, y_t) & (dist < s["best_dist"])
+        hit = fools(logits, y_t)
+        closer = hit & (dist < s["best_dist"])
         m = _BETA1 * s["m"] + (1.0 - _BETA1) * grad
         v = _BETA2 * s["v"] + (1.0 - _BETA2) * grad * grad
         step = lr * (m / (1.0 - _BETA1**t)) / (xp.sqrt(v / (1.0 - _BETA2**t)) + _ADAM_EPS)
@@ -138,7 +141,7 @@ def cw_l2(
             "best_x": xp.where(bcast(xp, closer, x_adv), x_adv, s["best_x"]),
             "best_dist": xp.where(closer, dist, s["best_dist"]),
             "prev": xp.where(check, per, s["prev"]),
-            "hit": s["hit"] | fools(logits, y_t),
+            "hit": s["hit"] | hit,
         }
         stalled = held | (check & (per > 0.9999 * s["prev"]))
         if be.dynamic_shapes:  # only unfinished rows were given: nothing to hold

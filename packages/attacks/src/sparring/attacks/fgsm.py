@@ -21,7 +21,7 @@ from sparring.core.records import AttackResult
 from ._checks import prepare
 from ._lp import bcast, check_norm, clip_to_range, steepest_direction
 from ._objective import objective
-from ._result import finish
+from ._result import result_check
 
 __all__ = ["fgsm"]
 
@@ -57,11 +57,15 @@ def fgsm(
     xp = be.xp
     x, y, eps_b = prepare(model, x, y, eps)
     fn, value_range = objective(model, loss, targeted), model.value_range
+    check = result_check(model, norm=norm, targeted=targeted)
 
-    def step(x_: Array, y_: Array, e: Array) -> Array:
+    def step(x_: Array, y_: Array, e: Array) -> tuple[Array, Array, Array]:
+        """The step and the result's checking forward pass, in one compiled call."""
         _, grad = be.value_and_grad(fn, x_, y_, has_aux=True)
-        return clip_to_range(xp, x_ + bcast(xp, e, x_) * steepest_direction(xp, grad, norm), value_range)
+        x_adv = clip_to_range(xp, x_ + bcast(xp, e, x_) * steepest_direction(xp, grad, norm), value_range)
+        x_adv = be.stop_gradient(x_adv)
+        return (x_adv, *check(x_, x_adv, y_))
 
     with evaluating(model):
-        x_adv = be.compile_with_model(model, step)(x, y, eps_b)
-        return finish(model, x, x_adv, y, norm=norm, targeted=targeted, gradients=1, forwards=1)
+        x_adv, success, norms = be.compile_with_model(model, step)(x, y, eps_b)
+    return AttackResult(x_adv=x_adv, success=success, norms=norms, norm=norm, gradients=1, forwards=2)

@@ -67,18 +67,19 @@ class JaxModel(ModelBase):
         return self.train(False)
 
     def mode_state(self) -> dict[str, Any]:
-        flags = {
-            _name(path): {f: getattr(m, f) for f in _MODE_FLAGS if hasattr(m, f)}
-            for path, m in nnx.iter_graph(self.module)
-            if isinstance(m, nnx.Module)
-        }
+        """The wrapper's flag and, per submodule with a mode flag, the submodule itself and
+        its flags: restoring sets them back without walking the module graph again."""
+        flags = tuple(
+            (m, {f: getattr(m, f) for f in _MODE_FLAGS if hasattr(m, f)})
+            for _, m in nnx.iter_graph(self.module)
+            if isinstance(m, nnx.Module) and any(hasattr(m, f) for f in _MODE_FLAGS)
+        )
         return {"training": self._training, "flags": flags}
 
     def restore_mode(self, state: Mapping[str, Any]) -> None:
-        flags = state["flags"]
-        for path, m in nnx.iter_graph(self.module):
-            if isinstance(m, nnx.Module):
-                for f, value in flags[_name(path)].items():
+        for m, flags in state["flags"]:
+            for f, value in flags.items():
+                if getattr(m, f) != value:
                     setattr(m, f, value)
         self._training = state["training"]
 
