@@ -165,6 +165,7 @@ def test_targeted_reaches_the_target(backend_name: str) -> None:
         (dict(eps=-0.1), InvalidInputError, "eps must be finite and >= 0"),
         (dict(eps=float("nan")), InvalidInputError, "eps must be finite"),
         (dict(eps=np.ones(3, np.float32)), InvalidInputError, r"eps must be a scalar or have shape \(8,\)"),
+        (dict(eps="large"), InvalidInputError, "eps must be a number or a"),
         (dict(eps=0.1, steps=0), ConfigError, "steps must be an integer >= 1"),
         (dict(eps=0.1, norm="l3"), ConfigError, "norm 'l3'"),
         (dict(eps=0.1, loss="cee"), ConfigError, "Did you mean 'ce'"),
@@ -176,6 +177,20 @@ def test_bad_arguments(model, kwargs, error, match) -> None:
         pgd(model, x, y, **kwargs)
 
 
+def test_bad_eps_given_as_backend_arrays(model) -> None:
+    """Per-sample budgets already on the device are checked there, with the same messages."""
+    x, y = tiny_batch()
+    be = model.backend
+    with pytest.raises(InvalidInputError, match="eps must be finite and >= 0"):
+        pgd(model, x, y, eps=be.asarray(np.full(8, -0.1, np.float32)))
+    with pytest.raises(InvalidInputError, match="eps must be finite"):
+        pgd(model, x, y, eps=be.asarray(np.full(8, np.inf, np.float32)))
+    with pytest.raises(InvalidInputError, match=r"eps must be a scalar or have shape \(8,\)"):
+        pgd(model, x, y, eps=be.asarray(np.ones(3, np.float32)))
+    r = pgd(model, x, y, eps=be.asarray(np.linspace(0, 0.2, 8).astype(np.float32)), steps=2)
+    assert np.all(_np(model, r.norms) <= np.linspace(0, 0.2, 8) + 1e-6)
+
+
 def test_bad_inputs(model) -> None:
     x, y = tiny_batch()
     with pytest.raises(InvalidInputError, match=r"shape \(8, 3, 4\).*expects \(batch, 12\)"):
@@ -185,6 +200,9 @@ def test_bad_inputs(model) -> None:
     bad = x.copy()
     bad[2, 3] = np.nan
     with pytest.raises(InvalidInputError, match="NaN"):
+        pgd(model, bad, y, eps=0.1)
+    bad[2, 3] = -np.inf  # infinite values are caught through the min/max as well
+    with pytest.raises(InvalidInputError, match="infinite"):
         pgd(model, bad, y, eps=0.1)
     with pytest.raises(InvalidInputError, match="outside the model's value range"):
         pgd(model, x * 255, y, eps=0.1)
