@@ -37,11 +37,16 @@ from ._result import finish, is_adversarial
 __all__ = ["deepfool"]
 
 
-def _pick(xp: Any, rows: Array, onehot: Array) -> Array:
-    """Per sample b, the class row chosen by ``onehot[b]``: ``(C, B, ...), (B, C) -> (B, ...)``."""
-    weights = xp.permute_dims(onehot, (1, 0))  # (C, B)
-    return xp.sum(rows * xp.reshape(weights, tuple(weights.shape) + (1,) * (rows.ndim - 2)), axis=0)
+def _pick(xp: Any, rows: Array, classes: Array) -> Array:
+    """Per sample b, the row of class ``classes[b]``: ``(C, B, ...), (B,) -> (B, ...)`` (a gather)."""
+    c, b = rows.shape[0], rows.shape[1]
+    index = classes * b + xp.arange(b, dtype=classes.dtype, device=getattr(classes, "device", None))
+    return xp.reshape(xp.take(xp.reshape(rows, (c * b, -1)), index, axis=0), tuple(rows.shape[1:]))
 
+
+def _row_norms(xp: Any, flat: Array, norm: str) -> Array:
+    """``||w||_2`` or ``||w||_1`` of each row of ``(N, D)``, in one pass over the rows."""
+    return xp.linalg.vector_norm(flat, axis=1, ord=1 if norm == "l1" else 2)
 
 
 def deepfool(
@@ -79,14 +84,14 @@ def deepfool(
         logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
         onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
         f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
-        W = G - _pick(xp, G, onehot)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
+        W = G - _pick(xp, G, y_t)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
         flat = xp.reshape(W, (num_classes * W.shape[1], -1))
-        w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
+        w_norm = xp.reshape(_row_norms(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
         ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
         ratio = xp.where(onehot > 0, xp.asarray(float("inf"), dtype=ratio.dtype), ratio)
-        best = one_hot(xp, xp.argmin(ratio, axis=1), num_classes, logits.dtype)  # (B, C)
-        w_l = _pick(xp, W, best)  # (B, ...)
-        f_l = xp.abs(xp.sum(f * best, axis=1)) + 1e-4  # (B,)
+        nearest = xp.astype(xp.argmin(ratio, axis=1), y_t.dtype)  # (B,) the class l
+        w_l = _pick(xp, W, nearest)  # (B, ...)
+        f_l = xp.abs(xp.sum(f * one_hot(xp, nearest, num_classes, f.dtype), axis=1)) + 1e-4  # (B,)
         if norm == "l2":
             r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
         else:
