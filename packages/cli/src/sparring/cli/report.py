@@ -65,6 +65,32 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _styles(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Line style per (model, defense): with several models and several defenses, the
+    colour names the model and the marker (and line style) the defense, so that a grid of
+    16 runs stays readable (the same in every plot: names are taken in sorted order);
+    otherwise one colour per run."""
+    models = sorted({m for m, _ in keys})
+    defenses = sorted({d for _, d in keys})
+    if len(models) > 1 and len(defenses) > 1:
+        return {(m, d): {"color": f"C{models.index(m) % 10}", "marker": _MARKERS[defenses.index(d) % len(_MARKERS)],
+                         "ls": _LINESTYLES[defenses.index(d) % len(_LINESTYLES)]} for m, d in keys}
+    return {key: {"color": f"C{i % 10}", "marker": _MARKERS[(i // 10) % len(_MARKERS)], "ls": "-"}
+            for i, key in enumerate(keys)}
+
+
+def _legend(ax: Any, entries: int) -> None:
+    """A legend inside the axes for a few lines, beside them (in columns) for many."""
+    if entries <= 8:
+        ax.legend(fontsize=7)
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=1 + entries // 20)
+
+
 def _plots(root: Path, rows: Sequence[Mapping[str, Any]], histories: Mapping[str, list[dict[str, Any]]],
            examples: Mapping[str, Any]) -> list[str]:
     import matplotlib
@@ -78,35 +104,39 @@ def _plots(root: Path, rows: Sequence[Mapping[str, Any]], histories: Mapping[str
                                       is not None for r in rows)]
     if attacks:
         fig, axes = plt.subplots(1, len(attacks), figsize=(4.2 * len(attacks), 3.4), squeeze=False)
+        keys = list(dict.fromkeys((r["model"], r["defense"]) for r in rows))
+        styles = _styles(keys)
         for ax, attack in zip(axes[0], attacks):
-            for key in dict.fromkeys((r["model"], r["defense"]) for r in rows):
+            for key in keys:
                 pts = sorted((0.0, r["clean_accuracy"]) if r["attack"] == "none" else (r["eps"], r["robust_accuracy"])
                              for r in rows if (r["model"], r["defense"]) == key
                              and (r["attack"] in ("none", attack)) and r.get("robust_accuracy") is not None
                              and r.get("eps") is not None)
-                ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=f"{key[0]}/{key[1]}")
+                ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], label=f"{key[0]}/{key[1]}", **styles[key])
             ax.set(title=attack, xlabel="eps", ylabel="accuracy (%)", ylim=(0, 100))
             ax.grid(alpha=0.3)
-        axes[0][-1].legend(fontsize=7)
+        _legend(axes[0][-1], len(keys))
         write_bytes(root / "robust_accuracy.png", _png(fig))
         plt.close(fig)
         written.append("robust_accuracy.png")
     if any(histories.values()):
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
-        for label, hist in histories.items():
-            if not hist:
-                continue
+        labels = [label for label, hist in histories.items() if hist]
+        styles = _styles([tuple(label.partition("/")[::2]) for label in labels])
+        for label in labels:
+            hist = histories[label]
+            st = {k: v for k, v in styles[tuple(label.partition("/")[::2])].items() if k != "ls"}
             ep = [h["epoch"] for h in hist]
-            a1.plot(ep, [h["loss"] for h in hist], marker="o", label=label)
+            a1.plot(ep, [h["loss"] for h in hist], label=label, **st)
             if "val_clean_accuracy" in hist[0]:
-                a2.plot(ep, [100 * h["val_clean_accuracy"] for h in hist], marker="o", label=f"{label} clean")
+                a2.plot(ep, [100 * h["val_clean_accuracy"] for h in hist], label=f"{label} clean", **st)
             if "val_robust_accuracy" in hist[0]:
-                a2.plot(ep, [100 * h["val_robust_accuracy"] for h in hist], ls="--", label=f"{label} robust")
+                a2.plot(ep, [100 * h["val_robust_accuracy"] for h in hist], ls="--", label=f"{label} robust", **st)
             else:
-                a2.plot(ep, [100 * h["train_accuracy"] for h in hist], ls=":", label=f"{label} train")
+                a2.plot(ep, [100 * h["train_accuracy"] for h in hist], ls=":", label=f"{label} train", **st)
         a1.set(title="training loss", xlabel="epoch")
         a2.set(title="accuracy (%)", xlabel="epoch")
-        a2.legend(fontsize=7)
+        _legend(a2, len(a2.get_lines()))
         write_bytes(root / "training.png", _png(fig))
         plt.close(fig)
         written.append("training.png")
