@@ -65,6 +65,30 @@ def timed(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float, Any]:
     return first, statistics.median(times), out
 
 
+def timed_interleaved(
+    fns: dict[str, Callable[[], Any]], repeats: int = 3, *, slow_s: float = 30.0
+) -> dict[str, tuple[float, float, Any]]:
+    """:func:`timed` for several functions with their repeats taken in turn (a, b, c, a, b,
+    c, ...): a slow spell of a shared machine then hits every library alike instead of one.
+    A function whose first call took over ``slow_s`` seconds is not repeated: that call is
+    its time (as for ``repeats=1`` of a very slow peer)."""
+    first: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        out[name] = fn()
+        first[name] = time.perf_counter() - t0
+    again = [name for name in fns if first[name] <= slow_s]
+    for _ in range(repeats):
+        for name in again:
+            t0 = time.perf_counter()
+            out[name] = fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (first[name], statistics.median(times[name]) if times[name] else first[name], out[name])
+            for name in fns}
+
+
 def environment() -> dict[str, Any]:
     import importlib.metadata as md
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import environment, mnist_sample, timed, trained_dense, write_json
+from _common import environment, mnist_sample, timed_interleaved, trained_dense, write_json
 
 # attack -> hyper-parameters, identical for every library (no random start: deterministic,
 # except APGD, whose random starts each library draws its own way)
@@ -31,7 +31,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     # the reference defaults but 1,000 steps (not 10,000); minimum norm: no eps
     "cw-l2": {"binary_search_steps": 9, "steps": 1000, "initial_const": 1e-3, "lr": 0.01, "confidence": 0.0},
 }
-MINIMUM_NORM = {"deepfool-l2", "cw-l2"}
 # what each peer library has: Foolbox 3 has no APGD; torchattacks's CW has no binary search
 # over c (one fixed c), a different attack, so it is not timed against the others
 PEER_ATTACKS = {
@@ -191,7 +190,7 @@ def main() -> None:
     parser.add_argument("--attacks", default=",".join(SETTINGS))
     parser.add_argument("--libraries", default="sparring-torch,sparring-jax,torchattacks,foolbox,art",
                         help="comma-separated subset of the libraries to time")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per library after the first (taken in turn)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attacks-cpu.json")
     args = parser.parse_args()
     unknown = sorted(set(args.attacks.split(",")) - set(SETTINGS))
@@ -218,11 +217,11 @@ def main() -> None:
     rows = []
     for attack in args.attacks.split(","):
         results = {}
-        for name, run in runners.items():
-            if attack not in PEER_ATTACKS.get(name, SETTINGS):
-                continue
-            repeats = 1 if attack in MINIMUM_NORM else args.repeats  # peers' DeepFool is slow
-            first, median, x_adv = timed(lambda run=run: run(attack, x, y), repeats=repeats)
+        calls = {name: (lambda run=run: run(attack, x, y)) for name, run in runners.items()
+                 if attack in PEER_ATTACKS.get(name, SETTINGS)}
+        # repeats taken in turn across libraries; a call over 30 s (torchattacks' DeepFool,
+        # every C&W at 500 digits) is timed once
+        for name, (first, median, x_adv) in timed_interleaved(calls, repeats=args.repeats).items():
             fooled = predict(x_adv) != y
             l2 = np.sqrt(((x_adv - x).reshape(len(x), -1).astype(np.float64) ** 2).sum(1))
             results[name] = {

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from sparring.core.errors import BackendUnavailableError, InvalidInputError
 
@@ -57,6 +58,9 @@ class JaxBackend:
         return jnp
 
     def asarray(self, data: Any, *, dtype: Any = None) -> jax.Array:
+        if (isinstance(data, jax.Array) and not isinstance(data, Tracer) and data.devices() == {self._device}
+                and (dtype is None or data.dtype == jnp.dtype(dtype))):
+            return data  # already here, as asked: no copy, no dispatch
         if not isinstance(data, jax.Array):
             data = np.asarray(data) if hasattr(data, "__array__") else data
         return jax.device_put(jnp.asarray(data, dtype=dtype), self._device)
@@ -129,6 +133,8 @@ class JaxBackend:
         return _put(x, index, values)
 
     def stop_gradient(self, x: jax.Array) -> jax.Array:
+        if isinstance(x, jax.Array) and not isinstance(x, Tracer):
+            return x  # a concrete array carries no derivative: nothing to stop
         return jax.lax.stop_gradient(x)
 
     def no_grad(self) -> contextlib.nullcontext[None]:
