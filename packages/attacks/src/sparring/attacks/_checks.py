@@ -96,8 +96,9 @@ def per_sample(model: Model, value: Any, x: Array, *, name: str) -> Array:
         raise InvalidInputError(f"{name} must be a number or a ({batch},) array, got {value!r}") from err
     if values.ndim == 0:
         values = np.full((batch,), float(values))
-    _check_values(name, tuple(values.shape), batch, bool(np.all(np.isfinite(values)) and np.all(values >= 0)),
-                  lambda: values.tolist())
+    _check_shape(name, tuple(values.shape), batch)
+    if not (np.all(np.isfinite(values)) and np.all(values >= 0)):
+        _refuse(name, values.tolist())
     return be.asarray(values, dtype=x.dtype)
 
 
@@ -107,17 +108,19 @@ def _device_per_sample(model: Model, value: Any, x: Array, *, name: str) -> Arra
     arr = xp.astype(be.stop_gradient(be.asarray(value)), x.dtype)
     if arr.ndim == 0:
         arr = xp.broadcast_to(arr, (x.shape[0],))
-    shape = tuple(arr.shape)
-    ok = shape != (x.shape[0],) or (bool(xp.all(xp.isfinite(arr))) and not bool(xp.any(arr < 0)))
-    _check_values(name, shape, x.shape[0], ok, lambda: be.to_numpy(arr).tolist())
+    _check_shape(name, tuple(arr.shape), x.shape[0])
+    if not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):
+        _refuse(name, be.to_numpy(arr).tolist())
     return arr
 
 
-def _check_values(name: str, shape: tuple[int, ...], batch: int, ok: bool, listed: Any) -> None:
+def _check_shape(name: str, shape: tuple[int, ...], batch: int) -> None:
     if shape != (batch,):
         raise InvalidInputError(f"{name} must be a scalar or have shape ({batch},), got shape {shape}")
-    if not ok:
-        raise InvalidInputError(f"{name} must be finite and >= 0, got {listed()[:8]}")
+
+
+def _refuse(name: str, values: list[float]) -> None:
+    raise InvalidInputError(f"{name} must be finite and >= 0, got {values[:8]}")
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
