@@ -22,3 +22,4 @@ def test_one_model_gets_one_colour_per_run() -> None:
     keys = [("dense", f"d{i}") for i in range(12)]
     styles = _styles(keys)
     assert len({(s["color"], s["marker"]) for s in styles.values()}) == 12
+    assert _styles(list(reversed(keys))) == styles  # a re-rendered report may list the runs in another order

@@ -79,8 +79,9 @@ def _styles(keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, 
     if len(models) > 1 and len(defenses) > 1:
         return {(m, d): {"color": f"C{models.index(m) % 10}", "marker": _MARKERS[defenses.index(d) % len(_MARKERS)],
                          "ls": _LINESTYLES[defenses.index(d) % len(_LINESTYLES)]} for m, d in keys}
-    return {key: {"color": f"C{i % 10}", "marker": _MARKERS[(i // 10) % len(_MARKERS)], "ls": "-"}
-            for i, key in enumerate(keys)}
+    rank = {key: i for i, key in enumerate(sorted(set(keys)))}
+    return {key: {"color": f"C{rank[key] % 10}", "marker": _MARKERS[(rank[key] // 10) % len(_MARKERS)], "ls": "-"}
+            for key in keys}
 
 
 def _legend(ax: Any, entries: int) -> None:
