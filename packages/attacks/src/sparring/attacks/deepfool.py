@@ -44,11 +44,6 @@ def _pick(xp: Any, rows: Array, classes: Array) -> Array:
     return xp.reshape(xp.take(xp.reshape(rows, (c * b, -1)), index, axis=0), tuple(rows.shape[1:]))
 
 
-def _row_norms(xp: Any, flat: Array, norm: str) -> Array:
-    """``||w||_2`` or ``||w||_1`` of each row of ``(N, D)``, in one pass over the rows."""
-    return xp.linalg.vector_norm(flat, axis=1, ord=1 if norm == "l1" else 2)
-
-
 def deepfool(
     model: Model,
     x: Any,
@@ -86,7 +81,7 @@ def deepfool(
         f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
         W = G - _pick(xp, G, y_t)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
         flat = xp.reshape(W, (num_classes * W.shape[1], -1))
-        w_norm = xp.reshape(_row_norms(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
+        w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
         ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
         ratio = xp.where(onehot > 0, xp.asarray(float("inf"), dtype=ratio.dtype), ratio)
         nearest = xp.astype(xp.argmin(ratio, axis=1), y_t.dtype)  # (B,) the class l

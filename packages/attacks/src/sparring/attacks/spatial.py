@@ -65,8 +65,8 @@ from sparring.core.protocols import Array, Backend, Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
-from ._compiled import compiled
 from ._checks import check_positive_int, prepare
+from ._compiled import compiled
 from ._losses import get_loss
 from ._result import finish, is_adversarial
 

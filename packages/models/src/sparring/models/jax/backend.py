@@ -23,6 +23,11 @@ def _put(x: jax.Array, index: jax.Array, values: jax.Array) -> jax.Array:
     return x.at[index].set(values.astype(x.dtype), mode="drop")
 
 
+def _concrete(x: Any) -> bool:
+    """A jax array with values (not a tracer inside ``jit`` or ``grad``)."""
+    return isinstance(x, jax.Array) and not isinstance(x, Tracer)
+
+
 class JaxBackend:
     """JAX on one device (``"cpu"``, ``"gpu"``/``"cuda"``, ``"tpu"``, optionally ``":index"``).
 
@@ -58,8 +63,7 @@ class JaxBackend:
         return jnp
 
     def asarray(self, data: Any, *, dtype: Any = None) -> jax.Array:
-        if (isinstance(data, jax.Array) and not isinstance(data, Tracer) and data.devices() == {self._device}
-                and (dtype is None or data.dtype == jnp.dtype(dtype))):
+        if _concrete(data) and data.devices() == {self._device} and (dtype is None or data.dtype == jnp.dtype(dtype)):
             return data  # already here, as asked: no copy, no dispatch
         if not isinstance(data, jax.Array):
             data = np.asarray(data) if hasattr(data, "__array__") else data
@@ -133,7 +137,7 @@ class JaxBackend:
         return _put(x, index, values)
 
     def stop_gradient(self, x: jax.Array) -> jax.Array:
-        if isinstance(x, jax.Array) and not isinstance(x, Tracer):
+        if _concrete(x):
             return x  # a concrete array carries no derivative: nothing to stop
         return jax.lax.stop_gradient(x)
 
