@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -54,15 +55,7 @@ def trained_dense(epochs: int = 8, seed: int = 0) -> Path:
 
 def timed(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float, Any]:
     """(first-call seconds, median seconds of ``repeats`` more calls, last result)."""
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return first, statistics.median(times), out
+    return timed_interleaved({"fn": fn}, repeats, slow_s=math.inf)["fn"]
 
 
 def timed_interleaved(
