@@ -8,16 +8,19 @@ i.e. x) and Adam (β1 = 0.9, β2 = 0.999, 1e-8) minimises, per sample::
                                           f(x') = max(max_{j≠t} Z_j - Z_t, -κ)       (targeted, t = y)
 
     m_t = β1 m_{t-1} + (1 - β1) ∇_w L,   v_t = β2 v_{t-1} + (1 - β2) (∇_w L)^2
-    w_t = w_{t-1} - lr · (m_t / (1 - β1^t)) / (sqrt(v_t / (1 - β2^t)) + 1e-8)
+    w_t = w_{t-1} - lr · sqrt(1 - β2^t) / (1 - β1^t) · m_t / (sqrt(v_t) + 1e-8)
 
-Z are the logits. Every iterate that fools the model by the margin κ and is closer than
-the best so far is kept. ``binary_search_steps`` runs (w and Adam restart from x each
-time) search c per sample: after a run that found an adversarial example c becomes the
-midpoint of [largest failing c (or 0), smallest successful c]; after a failure c grows
-×10 until some run has succeeded, then takes the midpoint likewise; with 10 or more
-search steps the last run uses the smallest successful c. Every steps/10 iterations a
-sample's loss is compared with its loss at the previous check; if it did not fall below
-0.9999 times that, the sample's run stops (abort early).
+Z are the logits. Adam takes the form of the reference's optimiser
+(``tf.train.AdamOptimizer``: bias corrections folded into the step size, ε added to
+sqrt(v_t); torch.optim.Adam adds it to sqrt(v_t / (1 - β2^t))). Every iterate that fools
+the model by the margin κ and is closer than the best so far is kept.
+``binary_search_steps`` runs (w and Adam restart from x each time) search c per sample:
+after a run that found an adversarial example c becomes the midpoint of [largest failing
+c (or 0), smallest successful c]; after a failure c grows ×10 until some run has
+succeeded, then takes the midpoint likewise; with 10 or more search steps the last run
+uses the smallest successful c. Every steps/10 iterations a sample's loss is compared
+with its loss at the previous check; if it did not fall below 0.9999 times that, the
+sample's run stops (abort early).
 
 Minimum-norm attack: returns the smallest successful perturbation per sample; a sample
 never fooled returns x unchanged (success False); a clean-misclassified sample gets a
@@ -113,7 +116,7 @@ def cw_l2(
     shift = -confidence if targeted else confidence  # the κ-margin test moves Z_y by this
 
     def loss_fn(w: Array, x_t: Array, y_t: Array, c: Array) -> tuple[Array, tuple[Array, ...]]:
-        x_adv = clip_to_range(xp, half * xp.tanh(w) + mid, (lo, hi))
+        x_adv = half * xp.tanh(w) + mid  # in [lo, hi] up to rounding: the result is clipped once, at the end
         d = xp.reshape(x_adv - x_t, (x_t.shape[0], -1))
         dist = xp.sum(d * d, axis=1)  # squared L2
         logits = model(x_adv)
@@ -135,7 +138,7 @@ def cw_l2(
         closer = hit & (dist < s["best_dist"])
         m = _BETA1 * s["m"] + (1.0 - _BETA1) * grad
         v = _BETA2 * s["v"] + (1.0 - _BETA2) * grad * grad
-        step = lr * (m / (1.0 - _BETA1**t)) / (xp.sqrt(v / (1.0 - _BETA2**t)) + _ADAM_EPS)
+        step = (lr * (1.0 - _BETA2**t) ** 0.5 / (1.0 - _BETA1**t)) * m / (xp.sqrt(v) + _ADAM_EPS)
         new = {
             "w": s["w"] - step, "m": m, "v": v,
             "best_x": xp.where(bcast(xp, closer, x_adv), x_adv, s["best_x"]),
@@ -191,5 +194,5 @@ def cw_l2(
             bounded = upper < 1e9
             const = xp.where(bounded, (lower + upper) / 2.0, xp.where(hit, const, const * 10.0))
         found = best_dist < float("inf")
-        x_out = xp.where(bcast(xp, found & ~fooled0, x), best_x, x)
+        x_out = xp.where(bcast(xp, found & ~fooled0, x), clip_to_range(xp, best_x, (lo, hi)), x)
         return finish(model, x, x_out, y, norm="l2", targeted=targeted, gradients=gradients, forwards=gradients + 1)

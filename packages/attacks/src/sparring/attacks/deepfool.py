@@ -10,7 +10,7 @@ At each iteration, for every class k != y, with f_k = z_k - z_y and w_k = ∇_x 
 until the sample is misclassified or ``steps`` run out. A minimum-norm attack: it
 returns the first misclassified iterate (a clean-misclassified sample gets a zero
 perturbation) and its norm. Every sample of the batch is handled at once: per iteration
-one forward pass and C backward passes (``Backend.value_and_jacobian``) over the
+one forward pass and C backward passes (``Backend.value_and_jacobian`` of f) over the
 unfinished samples.
 
 References
@@ -76,10 +76,14 @@ def deepfool(
     value_range = model.value_range
 
     def step(x_t: Array, x0: Array, y_t: Array, r_t: Array) -> tuple[Array, Array, Array]:
-        logits, G = be.value_and_jacobian(model, x_t)  # (B, C), (C, B, ...): one forward
-        onehot = one_hot(xp, y_t, num_classes, logits.dtype)  # (B, C)
-        f = logits - xp.sum(logits * onehot, axis=1, keepdims=True)  # (B, C), f_y = 0
-        W = G - _pick(xp, G, y_t)  # (C, B, ...): w_k = grad f_k = grad z_k - grad z_y
+        def margins(v: Array) -> Array:  # f_k = z_k - z_y, (B, C), f_y = 0
+            z = model(v)
+            return z - xp.sum(z * one_hot(xp, y_t, num_classes, z.dtype), axis=1, keepdims=True)
+
+        # one forward pass; w_k = grad f_k straight from the backward passes (w_y = 0),
+        # instead of C gradients grad z_k and a (C, B, ...) difference grad z_k - grad z_y
+        f, W = be.value_and_jacobian(margins, x_t)  # (B, C), (C, B, ...)
+        onehot = one_hot(xp, y_t, num_classes, f.dtype)
         flat = xp.reshape(W, (num_classes * W.shape[1], -1))
         w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (num_classes, -1))  # (C, B)
         ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C)
@@ -91,7 +95,7 @@ def deepfool(
             r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
         else:
             r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + TINY), w_l) * xp.sign(w_l)
-        stop = is_adversarial(xp, logits, y_t, False)
+        stop = is_adversarial(xp, f, y_t, False)  # f_k > 0 = f_y exactly when z_k > z_y
         hold = bcast(xp, stop, x_t)
         r_next = xp.where(hold, r_t, r_t + r)
         x_next = clip_to_range(xp, x0 + (1.0 + overshoot) * r_next, value_range)
