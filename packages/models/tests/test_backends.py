@@ -24,6 +24,27 @@ def test_numpy_round_trip_keeps_values_and_dtype(backend) -> None:
     assert backend.to_numpy(backend.asarray(a, dtype="float16")).dtype == np.float16
 
 
+def test_asarray_copies_numpy_data_and_keeps_the_dtype_rules(backend) -> None:
+    """jax: a numpy array given to ``asarray`` is copied (``device_put`` alone would share
+    a large one, and jax may still be computing on it when the caller changes it; torch's
+    ``as_tensor`` shares it by design, its ops run before control comes back). float64
+    stays float64 only where the framework has it on."""
+    big = np.zeros((500, 784), dtype=np.float32)
+    x = backend.asarray(big)
+    big[0, 0] = 5.0
+    assert float(backend.to_numpy(x)[0, 0]) == (0.0 if backend.name == "jax" else 5.0)
+    wide = backend.to_numpy(backend.asarray(np.zeros(3))).dtype
+    if backend.name == "jax":
+        import jax
+
+        assert wide == (np.float64 if jax.config.jax_enable_x64 else np.float32)  # as jnp.asarray does
+    else:
+        assert wide == np.float64
+    assert backend.to_numpy(backend.asarray(np.arange(3), dtype="float32")).dtype == np.float32
+    assert backend.to_numpy(backend.asarray(np.arange(3, dtype=np.int64))).dtype.kind == "i"
+    assert backend.to_numpy(backend.asarray(np.ones(2, dtype=bool))).dtype == np.bool_
+
+
 def test_value_and_grad_of_a_quadratic(backend) -> None:
     xp = backend.xp
     x = backend.asarray(np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32))

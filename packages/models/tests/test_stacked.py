@@ -328,6 +328,29 @@ def test_dropout_acts_in_train_mode_only_and_modes_restore(backend_name: str, la
     np.testing.assert_array_equal(_logits(plain, x), train_out)
 
 
+def test_evaluating_sets_what_eval_sets_and_restores_a_mixed_mode(backend_name: str) -> None:
+    """``evaluating`` (one walk on jax: ``enter_eval``) leaves every submodule as ``eval()``
+    would, and puts back a mix of train and eval flags set submodule by submodule."""
+    from sparring.core.modes import evaluating
+
+    m = build_model("stacked", backend=backend_name, layer="ff", dropout=0.5, **TINY)
+    m.eval()
+    eval_state = m.mode_state()
+    m.train()
+    if backend_name == "jax":  # one submodule with mode flags back in eval mode by hand
+        flags = m.mode_state()["flags"]
+        module, names = flags[0]
+        for name in names:
+            setattr(module, name, True)
+    else:
+        list(m.module.modules())[1].eval()  # one submodule back in eval mode by hand
+    mixed = m.mode_state()
+    assert mixed != eval_state
+    with evaluating(m):
+        assert not m.training and m.mode_state() == eval_state
+    assert m.training and m.mode_state() == mixed
+
+
 def test_dropout_mask_is_shared_over_time(backend_name: str) -> None:
     m = build_model("stacked", backend=backend_name, layer="ff", dropout=0.5, **TINY)
     m.train()

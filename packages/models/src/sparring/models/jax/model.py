@@ -76,6 +76,17 @@ class JaxModel(ModelBase):
         )
         return {"training": self._training, "flags": flags}
 
+    def enter_eval(self) -> dict[str, Any]:
+        """``eval()`` and the :meth:`mode_state` from before, in one walk of the module graph
+        (``nnx.Module.eval`` sets these same flags on every submodule that has them)."""
+        state = self.mode_state()
+        for m, flags in state["flags"]:
+            for f, value in flags.items():
+                if value is not True:
+                    setattr(m, f, True)
+        self._training = False
+        return state
+
     def restore_mode(self, state: Mapping[str, Any]) -> None:
         for m, flags in state["flags"]:
             for f, value in flags.items():
