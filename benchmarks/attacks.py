@@ -220,11 +220,15 @@ def serve(conn: Any, name: str, weights: Path, device: str) -> None:
     last: dict[str, float] = {}  # attack -> seconds of its last call
     while (msg := conn.recv()) is not None:
         attack, x, y = msg
-        if last.get(attack, float("inf")) < 1.0:
-            run(attack, x, y)  # a short call: warm this process's threads first, untimed
-        t0 = time.perf_counter()
-        x_adv = run(attack, x, y)
-        last[attack] = time.perf_counter() - t0
+        try:
+            if last.get(attack, float("inf")) < 1.0:
+                run(attack, x, y)  # a short call: warm this process's threads first, untimed
+            t0 = time.perf_counter()
+            x_adv = run(attack, x, y)
+            last[attack] = time.perf_counter() - t0
+        except Exception as err:  # noqa: BLE001  (raised again in the main process)
+            conn.send(err)
+            continue
         conn.send((last[attack], x_adv))
 
 
@@ -243,7 +247,10 @@ class Isolated:
 
     def __call__(self, attack: str, x: np.ndarray, y: np.ndarray) -> Timed:
         self.conn.send((attack, x, y))
-        return Timed(*self.conn.recv())
+        answer = self.conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return Timed(*answer)
 
     def close(self) -> None:
         if self.process.is_alive():
