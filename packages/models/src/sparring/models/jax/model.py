@@ -80,11 +80,7 @@ class JaxModel(ModelBase):
         """``eval()`` and the :meth:`mode_state` from before, in one walk of the module graph
         (``nnx.Module.eval`` sets these same flags on every submodule that has them)."""
         state = self.mode_state()
-        for m, flags in state["flags"]:
-            for f, value in flags.items():
-                if value is not True:
-                    setattr(m, f, True)
-        self._training = False
+        self.restore_mode({"training": False, "flags": tuple((m, dict.fromkeys(f, True)) for m, f in state["flags"])})
         return state
 
     def restore_mode(self, state: Mapping[str, Any]) -> None:
