@@ -39,8 +39,26 @@ def test_linear_model_nearest_boundary(backend_name: str, norm: str, dual: int) 
     be = model.backend
     assert be.to_numpy(r.success).all()
     # one linearisation is exact for a linear model; the second pass finds it fooled
-    assert r.gradients == 2 * model.num_classes
+    assert r.gradients == 2 * (model.num_classes - 1)  # w_y = 0 needs no backward pass
     np.testing.assert_allclose(be.to_numpy(r.norms), expected, rtol=2e-4)
+
+
+def test_an_exact_tie_with_a_smaller_class_counts_as_misclassified(backend_name: str) -> None:
+    """argmax takes the first of equal maxima: at x = 0 the logits are the biases, with
+    z_0 = z_1 on top, so the prediction is class 0. y = 1 is misclassified from the start
+    (zero perturbation); y = 0 is not, and one step crosses to class 1. The stop test
+    inside the loop agrees with the final forward pass."""
+    model = tiny_model(backend_name, hidden=(), seed=5, value_range=WIDE)
+    p = model.parameters_numpy()
+    p["head.bias"][:] = [100.0, 100.0, 0.0, 0.0]
+    model.load_parameters(p)
+    x = np.zeros((4, *model.input_shape), dtype=np.float32)
+    y = np.array([1, 0, 1, 0])
+    r = deepfool(model, x, y)
+    be = model.backend
+    norms = be.to_numpy(r.norms)
+    assert be.to_numpy(r.success).all()
+    assert (norms[::2] == 0).all() and (norms[1::2] > 0).all()
 
 
 def test_misclassified_samples_get_a_zero_perturbation(backend_name: str) -> None:
