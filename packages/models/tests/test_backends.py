@@ -166,5 +166,9 @@ def test_value_and_jacobian_rows_are_the_per_column_gradients(backend) -> None:
     for k in range(3):
         _, g = backend.value_and_grad(lambda v, k=k: xp.sum(fn(v, 2.0)[:, k]), x)
         np.testing.assert_allclose(backend.to_numpy(rows[k]), backend.to_numpy(g), rtol=1e-5, atol=1e-7)
+    (out_aux, aux), rows_aux = backend.value_and_jacobian(lambda v, s: (fn(v, s), v @ w), x, 2.0, has_aux=True)
+    np.testing.assert_array_equal(backend.to_numpy(out_aux), backend.to_numpy(out))
+    np.testing.assert_array_equal(backend.to_numpy(rows_aux), backend.to_numpy(rows))
+    np.testing.assert_allclose(backend.to_numpy(aux), backend.to_numpy(x @ w), rtol=1e-6)
     with pytest.raises(InvalidInputError, match=r"\(B, K\)"):
         backend.value_and_jacobian(lambda v: xp.sum(v, axis=1), x)

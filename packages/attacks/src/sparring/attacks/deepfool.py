@@ -10,8 +10,8 @@ At each iteration, for every class k != y, with f_k = z_k - z_y and w_k = ∇_x 
 until the sample is misclassified or ``steps`` run out. A minimum-norm attack: it
 returns the first misclassified iterate (a clean-misclassified sample gets a zero
 perturbation) and its norm. Every sample of the batch is handled at once: per iteration
-one forward pass and C - 1 backward passes (``Backend.value_and_jacobian`` of the f_k,
-k != y; w_y = 0 needs none) over the unfinished samples.
+one forward pass and C - 1 backward passes (:func:`sparring.attacks.boundary.margin_jacobian`:
+the f_k, k != y; w_y = 0 needs none) over the unfinished samples.
 
 References
 ----------
@@ -29,10 +29,11 @@ from sparring.core.protocols import Array, Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
+from .boundary import margin_jacobian
 from ._checks import check_positive_int, prepare
 from ._losses import one_hot
 from ._lp import TINY, bcast, check_norm, clip_to_range, lp_norm
-from ._result import finish
+from ._result import finish, is_adversarial
 
 __all__ = ["deepfool"]
 
@@ -71,26 +72,13 @@ def deepfool(
     be = model.backend
     xp = be.xp
     x, y, _ = prepare(model, x, y, 0.0)
-    num_classes = model.num_classes
-    if num_classes < 2:
-        raise ConfigError(f"deepfool needs a model with at least 2 classes, this one has {num_classes}")
+    others = model.num_classes - 1  # w_y = 0 needs no backward pass: only the C - 1 classes k != y
     value_range = model.value_range
 
-    others = num_classes - 1  # w_y = 0 needs no backward pass: only the C - 1 classes k != y
-
     def step(x_t: Array, x0: Array, y_t: Array, r_t: Array) -> tuple[Array, Array, Array]:
-        # column j of f stands for class k_j = j + (j >= y): the classes k != y in class order
-        column = xp.reshape(xp.arange(others, device=getattr(y_t, "device", None)), (1, -1))
-        past_y = column >= xp.reshape(y_t, (-1, 1))  # (B, C - 1): k_j = j + 1
-
-        def margins(v: Array) -> Array:  # f_j = z_{k_j} - z_y, (B, C - 1)
-            z = model(v)
-            z_y = xp.sum(z * one_hot(xp, y_t, num_classes, z.dtype), axis=1, keepdims=True)
-            return xp.where(past_y, z[:, 1:], z[:, :-1]) - z_y
-
-        # one forward pass and C - 1 backward passes; w_j = grad f_j straight from them,
-        # instead of C gradients grad z_k and a (C, B, ...) difference grad z_k - grad z_y
-        f, W = be.value_and_jacobian(margins, x_t)  # (B, C - 1), (C - 1, B, ...)
+        # one forward pass and C - 1 backward passes, the gradients of f_j = z_{k_j} - z_y
+        # themselves (not C gradients grad z_k and a (C, B, ...) difference)
+        f, W, z = margin_jacobian(model, x_t, y_t)  # (B, C - 1), (C - 1, B, ...), (B, C)
         flat = xp.reshape(W, (others * W.shape[1], -1))
         w_norm = xp.reshape(lp_norm(xp, flat, "l1" if norm == "linf" else "l2"), (others, -1))  # (C - 1, B)
         ratio = xp.abs(f) / (xp.permute_dims(w_norm, (1, 0)) + TINY)  # (B, C - 1)
@@ -101,9 +89,7 @@ def deepfool(
             r = bcast(xp, f_l / (lp_norm(xp, w_l, "l2") ** 2 + TINY), w_l) * w_l
         else:
             r = bcast(xp, f_l / (lp_norm(xp, w_l, "l1") + TINY), w_l) * xp.sign(w_l)
-        # misclassified: argmax z != y, i.e. some z_k > z_y, or z_k = z_y for a class k < y
-        # (argmax takes the first of equal maxima)
-        stop = xp.any((f > 0) | ((f == 0) & ~past_y), axis=1)
+        stop = is_adversarial(xp, z, y_t, False)
         hold = bcast(xp, stop, x_t)
         r_next = xp.where(hold, r_t, r_t + r)
         x_next = clip_to_range(xp, x0 + (1.0 + overshoot) * r_next, value_range)

@@ -76,11 +76,15 @@ class Backend(Protocol):
         """
         ...
 
-    def value_and_jacobian(self, fn: Callable[..., Any], x: Array, *args: Any) -> tuple[Array, Array]:
+    def value_and_jacobian(
+        self, fn: Callable[..., Any], x: Array, *args: Any, has_aux: bool = False
+    ) -> tuple[Any, Array]:
         """``out = fn(x, *args)`` of shape ``(B, K)`` and, for every column k,
         ``∇_x sum_b out[b, k]``, stacked as ``(K, *x.shape)``: one forward pass, K backward
         passes (batched where the framework can). For per-sample models these are the
-        rows of each sample's Jacobian (DeepFool, FAB, margin regularisers)."""
+        rows of each sample's Jacobian (DeepFool, FAB, margin regularisers).
+
+        With ``has_aux`` ``fn`` returns ``(out, aux)`` and the value is that pair."""
         ...
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -98,7 +98,7 @@ Notes
   critic. :meth:`AdversaryCritic.state_numpy` / :meth:`~AdversaryCritic.load_state_numpy`
   save and restore them for a trainer that does.
 - Cost per step: two N_max-step attacks with double back-propagation in the classifier
-  step, one N_max-step attack plus K backward passes (closest target) in the critic step.
+  step, one N_max-step attack plus K - 1 backward passes (closest target) in the critic step.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ from typing import Any
 
 import numpy as np
 
+from sparring.attacks.boundary import column_class, margin_jacobian
 from sparring.attacks.losses import log_softmax, one_hot
 from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array, Model
@@ -221,20 +222,15 @@ def high_confidence_attack(
 
 def closest_targets(model: Model, x: Array, y: Array) -> tuple[Array, Array]:
     """``argmin_{j≠y} |z_j - z_y| / ‖∇z_j - ∇z_y‖_2`` at x (DeepFool's closest boundary) and
-    the logits, without parameter gradients (one forward, K backward passes)."""
+    the logits, without parameter gradients (one forward, K - 1 backward passes)."""
     be = model.backend
     xp = be.xp
-    logits, jac = be.value_and_jacobian(lambda v: model(v), x)  # (B, K), (K, B, ...)
-    logits, jac = be.stop_gradient(logits), be.stop_gradient(jac)
-    k, b = logits.shape[1], logits.shape[0]
-    jac = xp.reshape(jac, (k, b, -1))  # (K, B, D)
-    mask = one_hot(xp, y, k, jac.dtype)  # (B, K)
-    grad_y = xp.sum(jac * xp.permute_dims(mask, (1, 0))[:, :, None], axis=0)  # (B, D)
-    norms = xp.sqrt(xp.sum((jac - grad_y[None, :, :]) ** 2, axis=2))  # (K, B)
-    z_y = xp.sum(logits * mask, axis=1, keepdims=True)  # (B, 1)
-    dist = xp.abs(logits - z_y) / (xp.permute_dims(norms, (1, 0)) + 1e-12)  # (B, K)
-    dist = xp.where(mask > 0, float("inf"), dist)
-    return xp.argmin(dist, axis=1), logits
+    f, w, logits = margin_jacobian(model, x, y)  # (B, K - 1), (K - 1, B, ...), (B, K)
+    f, w, logits = be.stop_gradient(f), be.stop_gradient(w), be.stop_gradient(logits)
+    b = logits.shape[0]
+    norms = xp.sqrt(xp.sum(xp.reshape(w, (w.shape[0], b, -1)) ** 2, axis=2))  # (K - 1, B)
+    dist = xp.abs(f) / (xp.permute_dims(norms, (1, 0)) + 1e-12)  # (B, K - 1)
+    return column_class(xp, xp.argmin(dist, axis=1), y), logits
 
 
 def critic_loss(critic: Model, x: Array, y: Array, x_adv: Array, targets: Array, mask: Array, *,

@@ -29,8 +29,9 @@ Notes
 - ``squared=True`` (l2 only) penalises ``‖·‖_2²`` as the reference Theano code does; the
   default follows Eq. 3.18 (the norm itself). The thesis's C values were tuned with the code.
 - Cost. ε needs ∇_x f_j for every class j. The arg-max class j* of the gradient-difference
-  norm is chosen first, without parameter gradients (``Backend.value_and_jacobian``: one
-  forward pass and K backward passes, batched over classes on jax), then
+  norm is chosen first, without parameter gradients
+  (:func:`sparring.attacks.boundary.margin_jacobian`: one forward pass and K - 1 backward
+  passes for the gradients of z_j - z_y, batched over classes on jax), then
   ``∇_x Σ_i (f_{y_i} - f_{j*_i})(x_i)`` is taken once more with
   ``Backend.input_gradient`` (one forward and one double-backward pass) so ε stays
   differentiable w.r.t. the parameters. The max's (sub)gradient is that of its arg-max,
@@ -46,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sparring.attacks.boundary import column_class, margin_jacobian
 from sparring.attacks.losses import one_hot
 from sparring.core.errors import ConfigError
 from sparring.core.protocols import Array, Model
@@ -83,15 +85,12 @@ def margin_sensitivity(model: Model, x: Array, y: Array, *, norm: str = "l2", sq
     be = model.backend
     xp = be.xp
     b = x.shape[0]
-    # 1. which j maximises the norm: Jacobian rows without parameter gradients
-    logits, jac = be.value_and_jacobian(lambda v: model(v), x)  # (B, K), (K, B, *x.shape[1:])
+    # 1. which j maximises the norm: the gradients of z_j - z_y without parameter gradients
+    _, w, logits = margin_jacobian(model, x, y)  # (B, K - 1), (K - 1, B, ...), (B, K)
     k = logits.shape[1]
-    jac = xp.reshape(be.stop_gradient(jac), (k, b, -1))  # (K, B, D)
-    mask = one_hot(xp, y, k, jac.dtype)  # (B, K)
-    mask_t = xp.permute_dims(mask, (1, 0))  # (K, B)
-    grad_y = xp.sum(jac * mask_t[:, :, None], axis=0)  # (B, D): ∇f_{y_i}(x_i)
-    scores = _norms(xp, grad_y[None, :, :] - jac, norm, squared)  # (K, B)
-    j_star = xp.argmax(xp.where(mask_t > 0, -1.0, scores), axis=0)  # (B,), never y (norms >= 0)
+    scores = _norms(xp, xp.reshape(be.stop_gradient(w), (k - 1, b, -1)), norm, squared)  # (K - 1, B)
+    j_star = column_class(xp, xp.argmax(scores, axis=0), y)  # (B,), never y
+    mask = one_hot(xp, y, k, logits.dtype)
     # 2. the chosen differences again, by double back-prop
     weights = be.stop_gradient(mask - one_hot(xp, j_star, k, mask.dtype))  # (B, K): e_y - e_j*
     grad = model.backend.input_gradient(lambda v: xp.sum(model(v) * xp.astype(weights, logits.dtype)), x)

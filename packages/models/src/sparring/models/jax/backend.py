@@ -90,13 +90,15 @@ class JaxBackend:
 
         return jax.value_and_grad(checked, argnums=0, has_aux=has_aux)(x, *args)
 
-    def value_and_jacobian(self, fn: Callable[..., Any], x: Any, *args: Any) -> tuple[jax.Array, jax.Array]:
-        out, vjp = jax.vjp(lambda v: fn(v, *args), x)
+    def value_and_jacobian(
+        self, fn: Callable[..., Any], x: Any, *args: Any, has_aux: bool = False
+    ) -> tuple[Any, jax.Array]:
+        out, vjp, *aux = jax.vjp(lambda v: fn(v, *args), x, has_aux=has_aux)
         if out.ndim != 2:
             raise InvalidInputError(f"value_and_jacobian needs a (B, K) output, got shape {out.shape}")
         basis = jnp.broadcast_to(jnp.eye(out.shape[1], dtype=out.dtype)[:, None, :], (out.shape[1], *out.shape))
         (rows,) = jax.vmap(vjp)(basis)  # (K, *x.shape)
-        return out, rows
+        return ((out, aux[0]) if has_aux else out), rows
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return jax.jit(fn) if self._compile else fn

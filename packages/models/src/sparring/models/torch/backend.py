@@ -109,15 +109,19 @@ class TorchBackend:
         value = value.detach()
         return ((value, _detach(aux)) if has_aux else value), grad
 
-    def value_and_jacobian(self, fn: Callable[..., Any], x: Any, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def value_and_jacobian(
+        self, fn: Callable[..., Any], x: Any, *args: Any, has_aux: bool = False
+    ) -> tuple[Any, torch.Tensor]:
         x_ = x.detach().requires_grad_(True)
         with torch.enable_grad():
             out = fn(x_, *args)
+            out, aux = out if has_aux else (out, None)
             if out.ndim != 2:
                 raise InvalidInputError(f"value_and_jacobian needs a (B, K) output, got shape {tuple(out.shape)}")
             k = out.shape[1]
             rows = [torch.autograd.grad(out[:, j].sum(), x_, retain_graph=j < k - 1)[0] for j in range(k)]
-        return out.detach(), torch.stack(rows)
+        out = out.detach()
+        return ((out, _detach(aux)) if has_aux else out), torch.stack(rows)
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return torch.compile(fn) if self._compile else fn
