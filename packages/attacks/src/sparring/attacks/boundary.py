@@ -35,8 +35,9 @@ def column_class(xp: Any, column: Array, y: Array) -> Array:
 def margin_jacobian(model: Model, x: Array, y: Array) -> tuple[Array, Array, Array]:
     """``(f, w, z)``: the margins ``f`` ``(B, C - 1)``, their input gradients ``w``
     ``(C - 1, B, *x.shape[1:])`` and the logits ``z`` ``(B, C)``, through
-    ``Backend.value_and_jacobian``; the arrays carry no graph and the model's parameters
-    receive no gradient."""
+    ``Backend.value_and_jacobian``. No parameter gradient is taken; inside a function that
+    is itself differentiated w.r.t. the parameters (a training objective), pass the
+    results through ``Backend.stop_gradient``: jax would trace through them."""
     be = model.backend
     xp = be.xp
     num_classes = model.num_classes

@@ -29,11 +29,11 @@ from sparring.core.protocols import Array, Model
 from sparring.core.records import AttackResult
 
 from ._active import ActiveSet
-from .boundary import margin_jacobian
 from ._checks import check_positive_int, prepare
 from ._losses import one_hot
 from ._lp import TINY, bcast, check_norm, clip_to_range, lp_norm
 from ._result import finish, is_adversarial
+from .boundary import margin_jacobian
 
 __all__ = ["deepfool"]
 
